@@ -1,0 +1,36 @@
+"""kzoo: recurrent cells written from their equations, as fast, tested Keras components.
+
+Public names are imported lazily, so ``import zoo`` (and ``kzoo --help``) does not start
+TensorFlow until a cell or layer is used.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "ElmanCell": "zoo.cells",
+    "LSTMCell": "zoo.cells",
+    "GRUCell": "zoo.cells",
+    "LinearRecurrentCell": "zoo.cells",
+    "spectral_radius": "zoo.cells",
+    "ElmanRNN": "zoo.layers",
+    "LSTM": "zoo.layers",
+    "GRU": "zoo.layers",
+    "LinearRNN": "zoo.layers",
+    "lstm_param_count": "zoo.params",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

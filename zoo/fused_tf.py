@@ -1,0 +1,271 @@
+"""Fused recurrent loops for TensorFlow, with backpropagation through time written out.
+
+The fused layers in ``zoo.layers`` compute the input projection of every time step in one
+matrix product, X·U + b for all (t, batch) rows at once, and hand the result to
+``fused_scan``. The scan runs only the recurrent part step by step, and its gradient is
+not TensorFlow's autodiff of the loop but BPTT written by hand (``tf.custom_gradient``):
+
+* backward through time, each step computes the gradient of its pre-activations
+  δz_t from ∂L/∂h_t (and ∂L/∂c_t) and sends δz_t·Wᵀ to step t−1 — one matrix product
+  per step, nothing accumulated inside the loop;
+* after the loop, the weight gradients are single large products over all steps,
+  ∂L/∂W = Σ_t h_{t-1}ᵀ δz_t = H_prevᵀ·Δ (and ∂L/∂U = Xᵀ·Δ by autodiff of the projection).
+
+Masking follows ``keras.layers.RNN``: at a masked step the states are carried over and the
+output repeats the previous output (or is zero with ``zero_output_for_mask``).
+
+Each ``*Rule`` holds one cell's step: ``forward(zx, states, params) -> (new_states,
+saved)`` and ``backward(d_new_states, saved, prev_states, new_states, params) -> (δzx,
+δrec or None when it equals δzx, d_prev_states)``; ``param_grads`` turns the stacked δ's into weight gradients.
+"""
+
+import tensorflow as tf
+
+_OUTPUT_DERIVATIVES = {
+    # φ'(a) written in terms of y = φ(a).
+    "tanh": lambda y: 1.0 - tf.square(y),
+    "sigmoid": lambda y: y * (1.0 - y),
+    "relu": lambda y: tf.cast(y > 0, y.dtype),
+    "linear": lambda y: tf.ones_like(y),
+}
+
+SUPPORTED_ACTIVATIONS = frozenset(_OUTPUT_DERIVATIVES)
+
+
+def _matmul_seq(a, b, transpose_a=False):
+    """Sum over (time, batch) of aᵀ·b for time-major (T, B, n) and (T, B, m) stacks."""
+    a2 = tf.reshape(a, [-1, tf.shape(a)[-1]])
+    b2 = tf.reshape(b, [-1, tf.shape(b)[-1]])
+    return tf.matmul(a2, b2, transpose_a=True)
+
+
+class ElmanRule:
+    """h_t = φ(zx_t + h_{t-1}·W); also the linear recurrence with φ = identity."""
+
+    n_states = 1
+    n_saved = 0
+    separate_recurrent_delta = False
+
+    def __init__(self, activation="tanh"):
+        self.act = {
+            "tanh": tf.tanh, "sigmoid": tf.sigmoid, "relu": tf.nn.relu, "linear": tf.identity,
+        }[activation]
+        self.dact = _OUTPUT_DERIVATIVES[activation]
+
+    def forward(self, zx, states, params):
+        (h,), (w,) = states, params
+        return (self.act(zx + tf.matmul(h, w)),), ()
+
+    def backward(self, d_new, saved, prev, new, params):
+        (w,) = params
+        dz = d_new[0] * self.dact(new[0])
+        return dz, None, (tf.matmul(dz, w, transpose_b=True),)
+
+    def param_grads(self, prev_seqs, saved_seqs, dzx_seq, drec_seq, params):
+        return (_matmul_seq(prev_seqs[0], dzx_seq),)
+
+
+class LSTMRule:
+    """z = zx + h·W → (i, f, g, o); c' = f⊙c + i⊙g; h' = o⊙tanh(c')."""
+
+    n_states = 2
+    n_saved = 4
+    separate_recurrent_delta = False
+
+    def __init__(self, modulation_activation="tanh"):
+        self.mod = {"tanh": tf.tanh, "sigmoid": tf.sigmoid, "relu": tf.nn.relu,
+                    "linear": tf.identity}[modulation_activation]
+        self.dmod = _OUTPUT_DERIVATIVES[modulation_activation]
+
+    def forward(self, zx, states, params):
+        (h, c), (w,) = states, params
+        z_i, z_f, z_g, z_o = tf.split(zx + tf.matmul(h, w), 4, axis=1)
+        i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), self.mod(z_g), tf.sigmoid(z_o)
+        c_new = f * c + i * g
+        return (o * tf.tanh(c_new), c_new), (i, f, g, o)
+
+    def backward(self, d_new, saved, prev, new, params):
+        (dh, dc_in), (i, f, g, o), (_, c_prev), (_, c_new), (w,) = d_new, saved, prev, new, params
+        tc = tf.tanh(c_new)
+        dc = dc_in + dh * o * (1.0 - tf.square(tc))
+        dz = tf.concat(
+            [dc * g * i * (1.0 - i), dc * c_prev * f * (1.0 - f), dc * i * self.dmod(g),
+             dh * tc * o * (1.0 - o)],
+            axis=1,
+        )
+        return dz, None, (tf.matmul(dz, w, transpose_b=True), dc * f)
+
+    def param_grads(self, prev_seqs, saved_seqs, dzx_seq, drec_seq, params):
+        return (_matmul_seq(prev_seqs[0], dzx_seq),)
+
+
+class GRUResetAfterRule:
+    """rec = h·W + b'; z, r = σ(zx_z + rec_z), σ(zx_r + rec_r); h̃ = tanh(zx_h + r⊙rec_h)."""
+
+    n_states = 1
+    n_saved = 4
+    separate_recurrent_delta = True
+
+    def forward(self, zx, states, params):
+        (h,), (w, b_rec) = states, params
+        x_z, x_r, x_h = tf.split(zx, 3, axis=1)
+        r_z, r_r, r_h = tf.split(tf.matmul(h, w) + b_rec, 3, axis=1)
+        z, r = tf.sigmoid(x_z + r_z), tf.sigmoid(x_r + r_r)
+        hh = tf.tanh(x_h + r * r_h)
+        return (hh + z * (h - hh),), (z, r, hh, r_h)
+
+    def backward(self, d_new, saved, prev, new, params):
+        (dh,), (z, r, hh, r_h), (h_prev,), (w, _) = d_new, saved, prev, params
+        dz = dh * (h_prev - hh) * z * (1.0 - z)
+        da_h = dh * (1.0 - z) * (1.0 - tf.square(hh))
+        dr = da_h * r_h * r * (1.0 - r)
+        dzx = tf.concat([dz, dr, da_h], axis=1)
+        drec = tf.concat([dz, dr, da_h * r], axis=1)
+        return dzx, drec, (dh * z + tf.matmul(drec, w, transpose_b=True),)
+
+    def param_grads(self, prev_seqs, saved_seqs, dzx_seq, drec_seq, params):
+        return _matmul_seq(prev_seqs[0], drec_seq), tf.reduce_sum(drec_seq, axis=[0, 1])
+
+
+class GRUResetBeforeRule:
+    """z, r = σ(zx_{z,r} + h·W_{z,r}); h̃ = tanh(zx_h + (r⊙h)·W_h). params = (W_zr, W_h)."""
+
+    n_states = 1
+    n_saved = 3
+    separate_recurrent_delta = True
+
+    def forward(self, zx, states, params):
+        (h,), (w_zr, w_h) = states, params
+        x_z, x_r, x_h = tf.split(zx, 3, axis=1)
+        r_z, r_r = tf.split(tf.matmul(h, w_zr), 2, axis=1)
+        z, r = tf.sigmoid(x_z + r_z), tf.sigmoid(x_r + r_r)
+        hh = tf.tanh(x_h + tf.matmul(r * h, w_h))
+        return (hh + z * (h - hh),), (z, r, hh)
+
+    def backward(self, d_new, saved, prev, new, params):
+        (dh,), (z, r, hh), (h_prev,), (w_zr, w_h) = d_new, saved, prev, params
+        dz = dh * (h_prev - hh) * z * (1.0 - z)
+        da_h = dh * (1.0 - z) * (1.0 - tf.square(hh))
+        d_rh = tf.matmul(da_h, w_h, transpose_b=True)  # ∂L/∂(r⊙h)
+        dr = d_rh * h_prev * r * (1.0 - r)
+        dzr = tf.concat([dz, dr], axis=1)
+        dh_prev = dh * z + d_rh * r + tf.matmul(dzr, w_zr, transpose_b=True)
+        return tf.concat([dzr, da_h], axis=1), dzr, (dh_prev,)
+
+    def param_grads(self, prev_seqs, saved_seqs, dzx_seq, drec_seq, params):
+        units = tf.shape(prev_seqs[0])[-1]
+        r_seq = saved_seqs[1]
+        return (_matmul_seq(prev_seqs[0], drec_seq),
+                _matmul_seq(r_seq * prev_seqs[0], dzx_seq[..., 2 * units:]))
+
+
+def _zeros_if_none(grad, like):
+    return tf.zeros_like(like) if grad is None else grad
+
+
+def fused_scan(rule, zx, states0, params, mask=None, zero_output_for_mask=False,
+               return_sequences=True):
+    """Run ``rule`` over time-major projected inputs.
+
+    Args:
+        rule: one of the ``*Rule`` objects above.
+        zx: (T, B, k·units) input projections x_t·U + b, time-major.
+        states0: list of (B, units) initial states.
+        params: tuple of recurrent parameters (tensors) the rule needs.
+        mask: optional (T, B) bool; False marks a step to skip.
+    Returns:
+        (outputs (T, B, units) or None, last_output (B, units), final_states list)
+    """
+    n = rule.n_states
+    masked = mask is not None
+    if masked:
+        mask = tf.expand_dims(tf.cast(mask, tf.bool), -1)
+
+    @tf.custom_gradient
+    def scan(zx, *flat):
+        states0, params = list(flat[:n]), tuple(flat[n:])
+        steps = tf.shape(zx)[0]
+        dtype = zx.dtype
+        zx_ta = tf.TensorArray(dtype, size=steps).unstack(zx)
+        mask_ta = tf.TensorArray(tf.bool, size=steps).unstack(mask) if masked else None
+        state_tas = tuple(tf.TensorArray(dtype, size=steps) for _ in range(n))
+        saved_tas = tuple(tf.TensorArray(dtype, size=steps) for _ in range(rule.n_saved))
+        out_ta = tf.TensorArray(dtype, size=steps) if masked else ()
+        y0 = tf.zeros_like(states0[0])
+
+        def body(t, states, y_prev, state_tas, saved_tas, out_ta):
+            new, saved = rule.forward(zx_ta.read(t), states, params)
+            if masked:
+                m = mask_ta.read(t)
+                y = tf.where(m, new[0], tf.zeros_like(y_prev) if zero_output_for_mask else y_prev)
+                new = tuple(tf.where(m, s_new, s) for s_new, s in zip(new, states))
+                out_ta = out_ta.write(t, y)
+            else:
+                y = y_prev
+            state_tas = tuple(ta.write(t, s) for ta, s in zip(state_tas, new))
+            saved_tas = tuple(ta.write(t, s) for ta, s in zip(saved_tas, saved))
+            return t + 1, tuple(new), y, state_tas, saved_tas, out_ta
+
+        _, finals, _, state_tas, saved_tas, out_ta = tf.while_loop(
+            lambda t, *_: t < steps, body,
+            (tf.constant(0), tuple(states0), y0, state_tas, saved_tas, out_ta),
+        )
+        state_seqs = [ta.stack() for ta in state_tas]
+        saved_seqs = [ta.stack() for ta in saved_tas]
+        outputs = out_ta.stack() if masked else state_seqs[0]
+        last_output = outputs[-1]
+
+        def grad(*upstream):
+            upstream = list(upstream)
+            d_outputs = _zeros_if_none(upstream.pop(0), outputs) if return_sequences else None
+            d_last = _zeros_if_none(upstream.pop(0), last_output)
+            d_final = [_zeros_if_none(g, s) for g, s in zip(upstream, finals)]
+            prev_seqs = [tf.concat([s0[None], seq[:-1]], axis=0) for s0, seq in zip(states0, state_seqs)]
+            read = lambda seqs: tuple(tf.TensorArray(dtype, size=steps).unstack(s) for s in seqs)
+            prev_tas, new_tas, saved_read = read(prev_seqs), read(state_seqs), read(saved_seqs)
+            dout_ta = read([d_outputs])[0] if return_sequences else None
+            dzx_ta = tf.TensorArray(dtype, size=steps)
+            drec_ta = tf.TensorArray(dtype, size=steps)
+            if masked:
+                ds0, gy0 = tuple(d_final), d_last
+            else:
+                ds0, gy0 = (d_final[0] + d_last, *d_final[1:]), tf.zeros_like(d_last)
+
+            def back(k, ds, gy, dzx_ta, drec_ta):
+                t = steps - 1 - k
+                prev = tuple(ta.read(t) for ta in prev_tas)
+                new = tuple(ta.read(t) for ta in new_tas)
+                saved = tuple(ta.read(t) for ta in saved_read)
+                g_out = dout_ta.read(t) if return_sequences else None
+                if masked:
+                    m = mask_ta_b.read(t)
+                    gy = gy + g_out if g_out is not None else gy
+                    zero = tf.zeros_like(gy)
+                    d_new = (tf.where(m, ds[0] + gy, zero),) + tuple(tf.where(m, d, zero) for d in ds[1:])
+                    carried = tuple(tf.where(m, zero, d) for d in ds)
+                    gy = zero if zero_output_for_mask else tf.where(m, zero, gy)
+                else:
+                    d_new = (ds[0] + g_out,) + tuple(ds[1:]) if g_out is not None else tuple(ds)
+                dzx, drec, d_prev = rule.backward(d_new, saved, prev, new, params)
+                if masked:
+                    d_prev = tuple(a + b for a, b in zip(d_prev, carried))
+                if drec is not None:
+                    drec_ta = drec_ta.write(t, drec)
+                return k + 1, tuple(d_prev), gy, dzx_ta.write(t, dzx), drec_ta
+
+            mask_ta_b = tf.TensorArray(tf.bool, size=steps).unstack(mask) if masked else None
+            _, d_states0, _, dzx_ta, drec_ta = tf.while_loop(
+                lambda k, *_: k < steps, back, (tf.constant(0), ds0, gy0, dzx_ta, drec_ta),
+            )
+            dzx_seq = dzx_ta.stack()
+            drec_seq = drec_ta.stack() if rule.separate_recurrent_delta else None
+            d_params = rule.param_grads(prev_seqs, saved_seqs, dzx_seq, drec_seq, params)
+            return (dzx_seq, *d_states0, *d_params)
+
+        result = ([outputs] if return_sequences else []) + [last_output, *finals]
+        return result, grad
+
+    result = scan(zx, *states0, *params)
+    outputs = result[0] if return_sequences else None
+    last_output, finals = result[-(n + 1)], list(result[-n:])
+    return outputs, last_output, finals
