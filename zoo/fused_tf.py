@@ -47,6 +47,7 @@ class ElmanRule:
     separate_recurrent_delta = False
 
     def __init__(self, activation="tanh"):
+        self.key = ("elman", activation)
         self.act = {
             "tanh": tf.tanh, "sigmoid": tf.sigmoid, "relu": tf.nn.relu, "linear": tf.identity,
         }[activation]
@@ -73,6 +74,7 @@ class LSTMRule:
     separate_recurrent_delta = False
 
     def __init__(self, modulation_activation="tanh"):
+        self.key = ("lstm", modulation_activation)
         self.mod = {"tanh": tf.tanh, "sigmoid": tf.sigmoid, "relu": tf.nn.relu,
                     "linear": tf.identity}[modulation_activation]
         self.dmod = _OUTPUT_DERIVATIVES[modulation_activation]
@@ -105,6 +107,7 @@ class GRUResetAfterRule:
     n_states = 1
     n_saved = 4
     separate_recurrent_delta = True
+    key = ("gru", "reset_after")
 
     def forward(self, zx, states, params):
         (h,), (w, b_rec) = states, params
@@ -133,6 +136,7 @@ class GRUResetBeforeRule:
     n_states = 1
     n_saved = 3
     separate_recurrent_delta = True
+    key = ("gru", "reset_before")
 
     def forward(self, zx, states, params):
         (h,), (w_zr, w_h) = states, params
@@ -163,9 +167,112 @@ def _zeros_if_none(grad, like):
     return tf.zeros_like(like) if grad is None else grad
 
 
+def _num_steps(seq):
+    """The number of time steps: static when known (XLA and TensorArrays run faster)."""
+    return seq.shape[0] if seq.shape[0] is not None else tf.shape(seq)[0]
+
+
+def forward_loop(rule, zx, states0, params, mask, zero_output_for_mask):
+    """The forward recurrence. Returns (state_seqs, saved_seqs, outputs), all time-major."""
+    n, masked = rule.n_states, mask is not None
+    steps, dtype = _num_steps(zx), zx.dtype
+    zx_ta = tf.TensorArray(dtype, size=steps).unstack(zx)
+    mask_ta = tf.TensorArray(tf.bool, size=steps).unstack(mask) if masked else None
+    state_tas = tuple(tf.TensorArray(dtype, size=steps) for _ in range(n))
+    saved_tas = tuple(tf.TensorArray(dtype, size=steps) for _ in range(rule.n_saved))
+    out_ta = tf.TensorArray(dtype, size=steps) if masked else ()
+    y0 = tf.zeros_like(states0[0])
+
+    def body(t, states, y_prev, state_tas, saved_tas, out_ta):
+        new, saved = rule.forward(zx_ta.read(t), states, params)
+        if masked:
+            m = mask_ta.read(t)
+            y = tf.where(m, new[0], tf.zeros_like(y_prev) if zero_output_for_mask else y_prev)
+            new = tuple(tf.where(m, s_new, s) for s_new, s in zip(new, states))
+            out_ta = out_ta.write(t, y)
+        else:
+            y = y_prev
+        state_tas = tuple(ta.write(t, s) for ta, s in zip(state_tas, new))
+        saved_tas = tuple(ta.write(t, s) for ta, s in zip(saved_tas, saved))
+        return t + 1, tuple(new), y, state_tas, saved_tas, out_ta
+
+    _, _, _, state_tas, saved_tas, out_ta = tf.while_loop(
+        lambda t, *_: t < steps, body,
+        (tf.constant(0), tuple(states0), y0, state_tas, saved_tas, out_ta),
+        maximum_iterations=steps,
+    )
+    state_seqs = tuple(ta.stack() for ta in state_tas)
+    saved_seqs = tuple(ta.stack() for ta in saved_tas)
+    outputs = out_ta.stack() if masked else state_seqs[0]
+    return state_seqs, saved_seqs, outputs
+
+
+def backward_loop(rule, states0, params, mask, zero_output_for_mask, state_seqs, saved_seqs,
+                  d_outputs, d_last, d_final):
+    """BPTT: from ∂L/∂(outputs, last output, final states) to ∂L/∂(zx, states0, params)."""
+    masked = mask is not None
+    steps, dtype = _num_steps(state_seqs[0]), state_seqs[0].dtype
+    prev_seqs = [tf.concat([s0[None], seq[:-1]], axis=0) for s0, seq in zip(states0, state_seqs)]
+    read = lambda seqs: tuple(tf.TensorArray(dtype, size=steps).unstack(s) for s in seqs)
+    prev_tas, new_tas, saved_tas = read(prev_seqs), read(state_seqs), read(saved_seqs)
+    dout_ta = read([d_outputs])[0] if d_outputs is not None else None
+    mask_ta = tf.TensorArray(tf.bool, size=steps).unstack(mask) if masked else None
+    if masked:
+        ds0, gy0 = tuple(d_final), d_last
+    else:  # the last output is the final h
+        ds0, gy0 = (d_final[0] + d_last, *d_final[1:]), tf.zeros_like(d_last)
+
+    def body(k, ds, gy, dzx_ta, drec_ta):
+        t = steps - 1 - k
+        prev = tuple(ta.read(t) for ta in prev_tas)
+        new = tuple(ta.read(t) for ta in new_tas)
+        saved = tuple(ta.read(t) for ta in saved_tas)
+        g_out = dout_ta.read(t) if dout_ta is not None else None
+        if masked:
+            m = mask_ta.read(t)
+            gy = gy + g_out if g_out is not None else gy
+            zero = tf.zeros_like(gy)
+            d_new = (tf.where(m, ds[0] + gy, zero),) + tuple(tf.where(m, d, zero) for d in ds[1:])
+            carried = tuple(tf.where(m, zero, d) for d in ds)
+            gy = zero if zero_output_for_mask else tf.where(m, zero, gy)
+        else:
+            d_new = (ds[0] + g_out,) + tuple(ds[1:]) if g_out is not None else tuple(ds)
+        dzx, drec, d_prev = rule.backward(d_new, saved, prev, new, params)
+        if masked:
+            d_prev = tuple(a + b for a, b in zip(d_prev, carried))
+        if drec is not None:
+            drec_ta = drec_ta.write(t, drec)
+        return k + 1, tuple(d_prev), gy, dzx_ta.write(t, dzx), drec_ta
+
+    _, d_states0, _, dzx_ta, drec_ta = tf.while_loop(
+        lambda k, *_: k < steps, body,
+        (tf.constant(0), ds0, gy0, tf.TensorArray(dtype, size=steps),
+         tf.TensorArray(dtype, size=steps)),
+        maximum_iterations=steps,
+    )
+    dzx_seq = dzx_ta.stack()
+    drec_seq = drec_ta.stack() if rule.separate_recurrent_delta else None
+    d_params = rule.param_grads(prev_seqs, saved_seqs, dzx_seq, drec_seq, params)
+    return dzx_seq, tuple(d_states0), tuple(d_params)
+
+
+# XLA fuses each step's element-wise work into one kernel and runs the loop without the
+# graph executor's per-op cost, which on CPU is of the same order as the step's matmul.
+JIT_COMPILE = False
+_COMPILED = {}
+
+
+def _compiled(fn, key):
+    if not JIT_COMPILE:
+        return fn
+    if key not in _COMPILED:
+        _COMPILED[key] = tf.function(fn, jit_compile=True, autograph=False)
+    return _COMPILED[key]
+
+
 def fused_scan(rule, zx, states0, params, mask=None, zero_output_for_mask=False,
                return_sequences=True):
-    """Run ``rule`` over time-major projected inputs.
+    """Run ``rule`` over time-major projected inputs, with hand-written BPTT as its gradient.
 
     Args:
         rule: one of the ``*Rule`` objects above.
@@ -173,94 +280,43 @@ def fused_scan(rule, zx, states0, params, mask=None, zero_output_for_mask=False,
         states0: list of (B, units) initial states.
         params: tuple of recurrent parameters (tensors) the rule needs.
         mask: optional (T, B) bool; False marks a step to skip.
+        zero_output_for_mask: masked steps output zeros instead of the previous output.
+        return_sequences: also return the per-step outputs.
     Returns:
         (outputs (T, B, units) or None, last_output (B, units), final_states list)
     """
-    n = rule.n_states
-    masked = mask is not None
+    n, masked = rule.n_states, mask is not None
     if masked:
         mask = tf.expand_dims(tf.cast(mask, tf.bool), -1)
+    key = (rule.key, masked, bool(zero_output_for_mask), bool(return_sequences))
+
+    def forward(zx, states0, params, mask):
+        return forward_loop(rule, zx, states0, params, mask, zero_output_for_mask)
+
+    def backward(states0, params, mask, state_seqs, saved_seqs, d_outputs, d_last, d_final):
+        return backward_loop(rule, states0, params, mask, zero_output_for_mask, state_seqs,
+                             saved_seqs, d_outputs, d_last, d_final)
+
+    forward = _compiled(forward, ("forward",) + key)
+    backward = _compiled(backward, ("backward",) + key)
 
     @tf.custom_gradient
     def scan(zx, *flat):
-        states0, params = list(flat[:n]), tuple(flat[n:])
-        steps = tf.shape(zx)[0]
-        dtype = zx.dtype
-        zx_ta = tf.TensorArray(dtype, size=steps).unstack(zx)
-        mask_ta = tf.TensorArray(tf.bool, size=steps).unstack(mask) if masked else None
-        state_tas = tuple(tf.TensorArray(dtype, size=steps) for _ in range(n))
-        saved_tas = tuple(tf.TensorArray(dtype, size=steps) for _ in range(rule.n_saved))
-        out_ta = tf.TensorArray(dtype, size=steps) if masked else ()
-        y0 = tf.zeros_like(states0[0])
-
-        def body(t, states, y_prev, state_tas, saved_tas, out_ta):
-            new, saved = rule.forward(zx_ta.read(t), states, params)
-            if masked:
-                m = mask_ta.read(t)
-                y = tf.where(m, new[0], tf.zeros_like(y_prev) if zero_output_for_mask else y_prev)
-                new = tuple(tf.where(m, s_new, s) for s_new, s in zip(new, states))
-                out_ta = out_ta.write(t, y)
-            else:
-                y = y_prev
-            state_tas = tuple(ta.write(t, s) for ta, s in zip(state_tas, new))
-            saved_tas = tuple(ta.write(t, s) for ta, s in zip(saved_tas, saved))
-            return t + 1, tuple(new), y, state_tas, saved_tas, out_ta
-
-        _, finals, _, state_tas, saved_tas, out_ta = tf.while_loop(
-            lambda t, *_: t < steps, body,
-            (tf.constant(0), tuple(states0), y0, state_tas, saved_tas, out_ta),
-        )
-        state_seqs = [ta.stack() for ta in state_tas]
-        saved_seqs = [ta.stack() for ta in saved_tas]
-        outputs = out_ta.stack() if masked else state_seqs[0]
+        # The gradient is ours: keep any active tape from differentiating the loop itself.
+        zx, flat = tf.stop_gradient(zx), [tf.stop_gradient(x) for x in flat]
+        states0, params = tuple(flat[:n]), tuple(flat[n:])
+        state_seqs, saved_seqs, outputs = forward(zx, states0, params, mask)
+        finals = [seq[-1] for seq in state_seqs]
         last_output = outputs[-1]
 
         def grad(*upstream):
             upstream = list(upstream)
             d_outputs = _zeros_if_none(upstream.pop(0), outputs) if return_sequences else None
             d_last = _zeros_if_none(upstream.pop(0), last_output)
-            d_final = [_zeros_if_none(g, s) for g, s in zip(upstream, finals)]
-            prev_seqs = [tf.concat([s0[None], seq[:-1]], axis=0) for s0, seq in zip(states0, state_seqs)]
-            read = lambda seqs: tuple(tf.TensorArray(dtype, size=steps).unstack(s) for s in seqs)
-            prev_tas, new_tas, saved_read = read(prev_seqs), read(state_seqs), read(saved_seqs)
-            dout_ta = read([d_outputs])[0] if return_sequences else None
-            dzx_ta = tf.TensorArray(dtype, size=steps)
-            drec_ta = tf.TensorArray(dtype, size=steps)
-            if masked:
-                ds0, gy0 = tuple(d_final), d_last
-            else:
-                ds0, gy0 = (d_final[0] + d_last, *d_final[1:]), tf.zeros_like(d_last)
-
-            def back(k, ds, gy, dzx_ta, drec_ta):
-                t = steps - 1 - k
-                prev = tuple(ta.read(t) for ta in prev_tas)
-                new = tuple(ta.read(t) for ta in new_tas)
-                saved = tuple(ta.read(t) for ta in saved_read)
-                g_out = dout_ta.read(t) if return_sequences else None
-                if masked:
-                    m = mask_ta_b.read(t)
-                    gy = gy + g_out if g_out is not None else gy
-                    zero = tf.zeros_like(gy)
-                    d_new = (tf.where(m, ds[0] + gy, zero),) + tuple(tf.where(m, d, zero) for d in ds[1:])
-                    carried = tuple(tf.where(m, zero, d) for d in ds)
-                    gy = zero if zero_output_for_mask else tf.where(m, zero, gy)
-                else:
-                    d_new = (ds[0] + g_out,) + tuple(ds[1:]) if g_out is not None else tuple(ds)
-                dzx, drec, d_prev = rule.backward(d_new, saved, prev, new, params)
-                if masked:
-                    d_prev = tuple(a + b for a, b in zip(d_prev, carried))
-                if drec is not None:
-                    drec_ta = drec_ta.write(t, drec)
-                return k + 1, tuple(d_prev), gy, dzx_ta.write(t, dzx), drec_ta
-
-            mask_ta_b = tf.TensorArray(tf.bool, size=steps).unstack(mask) if masked else None
-            _, d_states0, _, dzx_ta, drec_ta = tf.while_loop(
-                lambda k, *_: k < steps, back, (tf.constant(0), ds0, gy0, dzx_ta, drec_ta),
-            )
-            dzx_seq = dzx_ta.stack()
-            drec_seq = drec_ta.stack() if rule.separate_recurrent_delta else None
-            d_params = rule.param_grads(prev_seqs, saved_seqs, dzx_seq, drec_seq, params)
-            return (dzx_seq, *d_states0, *d_params)
+            d_final = tuple(_zeros_if_none(g, s) for g, s in zip(upstream, finals))
+            dzx, d_states0, d_params = backward(states0, params, mask, state_seqs, saved_seqs,
+                                                d_outputs, d_last, d_final)
+            return (dzx, *d_states0, *d_params)
 
         result = ([outputs] if return_sequences else []) + [last_output, *finals]
         return result, grad

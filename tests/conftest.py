@@ -1,0 +1,23 @@
+"""Test configuration: quiet TensorFlow, the Keras backend, and the shared data fixture."""
+
+import os
+
+# Must happen before anything imports TensorFlow or Keras.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import pytest  # noqa: E402
+
+from zoo.data import paths  # noqa: E402
+
+
+@pytest.fixture
+def shared_data_dir():
+    """The shared data folder (``../shared/data`` or ``$KZOO_SHARED_DATA``); skips the test when absent."""
+    found = paths.shared_data_dir()
+    if found is None:
+        pytest.skip(
+            f"shared data folder not found at {paths.shared_data_candidate()} "
+            f"(set {paths.ENV_VAR} to point at it)"
+        )
+    return found

@@ -1,0 +1,95 @@
+"""Tests of the ``kzoo`` command line and of locating the shared data folder."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import zoo
+from zoo.cli import main
+from zoo.data import paths
+
+TINY_BENCH = ["bench", "rnn", "--batch", "4", "--steps", "5", "--features", "3", "--units", "8",
+              "--repeats", "1", "--warmup", "1", "--cells", "lstm"]
+
+
+def test_version(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"kzoo {zoo.__version__}\n"
+
+
+def test_help_lists_subcommands(capsys):
+    assert main(["--help"]) == 0
+    assert "bench" in capsys.readouterr().out
+    assert main(["bench", "--help"]) == 0
+    assert "rnn" in capsys.readouterr().out
+
+
+def test_help_does_not_import_tensorflow():
+    code = "import sys; from zoo.cli import main; main(['--help']); sys.exit('tensorflow' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, "`kzoo --help` imported tensorflow"
+
+
+def test_bench_rnn_tiny(capsys, tmp_path):
+    report = tmp_path / "bench.json"
+    assert main(TINY_BENCH + ["--matmul-size", "64", "--seed", "3", "--json", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert "| cell" in out and "train ms" in out and "forward GFLOP/s" in out
+    assert "keras.layers.LSTM" in out and "zoo.LSTM" in out
+    assert "matmul roofline" in out
+    rows = json.loads(report.read_text())["rows"]
+    assert [row["layer"] for row in rows] == ["keras", "kzoo"]
+    assert rows[1]["max_abs_diff"] <= 1e-5
+    assert rows[0]["seed"] == 3
+
+
+@pytest.mark.parametrize("flag, value", [("--units", "0"), ("--batch", "-1"), ("--steps", "x"),
+                                         ("--repeats", "0"), ("--warmup", "-1"), ("--seed", "-2"),
+                                         ("--cells", "lstm,transformer")])
+def test_bad_arguments_exit_2_naming_the_argument(capsys, flag, value):
+    assert main(["bench", "rnn", flag, value]) == 2
+    assert f"argument {flag}" in capsys.readouterr().err
+
+
+def test_missing_subcommand_exits_2(capsys):
+    assert main([]) == 2
+    assert main(["bench"]) == 2
+    assert "required" in capsys.readouterr().err
+
+
+def test_shared_data_env_var_overrides(monkeypatch, tmp_path):
+    monkeypatch.setenv(paths.ENV_VAR, str(tmp_path))
+    assert paths.shared_data_dir() == tmp_path.resolve()
+    with pytest.raises(FileNotFoundError, match=paths.ENV_VAR):
+        paths.find_shared_data("mnist")
+    (tmp_path / "mnist").mkdir()
+    assert paths.find_shared_data("mnist") == tmp_path.resolve() / "mnist"
+
+
+def test_shared_data_default_is_next_to_repo(monkeypatch):
+    monkeypatch.delenv(paths.ENV_VAR, raising=False)
+    repo_root = paths._repo_root()
+    assert (repo_root / "zoo" / "data" / "paths.py").is_file()
+    assert paths.shared_data_candidate() == repo_root.parent / "shared" / "data"
+
+
+def test_shared_data_fixture_skips_when_absent(monkeypatch, tmp_path, request):
+    missing = tmp_path / "nowhere"
+    monkeypatch.setenv(paths.ENV_VAR, str(missing))
+    assert paths.shared_data_dir() is None
+    with pytest.raises(pytest.skip.Exception, match="nowhere"):
+        request.getfixturevalue("shared_data_dir")
+
+
+def test_shared_data_fixture_finds_datasets(shared_data_dir):
+    assert (shared_data_dir / "mnist" / "SHA256SUMS").is_file()
+
+
+@pytest.mark.skipif(shutil.which("kzoo") is None, reason="no `kzoo` console script on PATH (pip install -e . first)")
+def test_console_script_version():
+    result = subprocess.run(["kzoo", "--version"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"kzoo {zoo.__version__}"
