@@ -47,7 +47,6 @@ class ElmanRule:
     separate_recurrent_delta = False
 
     def __init__(self, activation="tanh"):
-        self.key = ("elman", activation)
         self.act = {
             "tanh": tf.tanh, "sigmoid": tf.sigmoid, "relu": tf.nn.relu, "linear": tf.identity,
         }[activation]
@@ -74,7 +73,6 @@ class LSTMRule:
     separate_recurrent_delta = False
 
     def __init__(self, modulation_activation="tanh"):
-        self.key = ("lstm", modulation_activation)
         self.mod = {"tanh": tf.tanh, "sigmoid": tf.sigmoid, "relu": tf.nn.relu,
                     "linear": tf.identity}[modulation_activation]
         self.dmod = _OUTPUT_DERIVATIVES[modulation_activation]
@@ -107,7 +105,6 @@ class GRUResetAfterRule:
     n_states = 1
     n_saved = 4
     separate_recurrent_delta = True
-    key = ("gru", "reset_after")
 
     def forward(self, zx, states, params):
         (h,), (w, b_rec) = states, params
@@ -136,7 +133,6 @@ class GRUResetBeforeRule:
     n_states = 1
     n_saved = 3
     separate_recurrent_delta = True
-    key = ("gru", "reset_before")
 
     def forward(self, zx, states, params):
         (h,), (w_zr, w_h) = states, params
@@ -161,6 +157,31 @@ class GRUResetBeforeRule:
         r_seq = saved_seqs[1]
         return (_matmul_seq(prev_seqs[0], drec_seq),
                 _matmul_seq(r_seq * prev_seqs[0], dzx_seq[..., 2 * units:]))
+
+
+MIN_SHARD_ROWS = 8
+
+
+def batch_shards(x):
+    """Row counts that cut the batch of ``x`` into one shard per CPU core.
+
+    ``KZOO_RNN_SHARDS`` overrides the count (1 turns sharding off). Shards keep at least
+    ``MIN_SHARD_ROWS`` rows; with a batch size unknown at trace time the sizes are tensors.
+    """
+    import os
+
+    wanted = int(os.environ.get("KZOO_RNN_SHARDS", 0)) or (os.cpu_count() or 1)
+    if tf.config.list_logical_devices("GPU"):
+        wanted = 1
+    batch = x.shape[0]
+    if batch is not None:
+        n = max(1, min(wanted, batch // MIN_SHARD_ROWS))
+        return [batch // n + (1 if i < batch % n else 0) for i in range(n)]
+    if wanted == 1:
+        return [tf.shape(x)[0]]
+    total = tf.shape(x)[0]
+    sizes = [total // wanted] * (wanted - 1)
+    return sizes + [total - sum(sizes[1:], sizes[0])] if sizes else [total]
 
 
 def _zeros_if_none(grad, like):
@@ -256,20 +277,6 @@ def backward_loop(rule, states0, params, mask, zero_output_for_mask, state_seqs,
     return dzx_seq, tuple(d_states0), tuple(d_params)
 
 
-# XLA fuses each step's element-wise work into one kernel and runs the loop without the
-# graph executor's per-op cost, which on CPU is of the same order as the step's matmul.
-JIT_COMPILE = False
-_COMPILED = {}
-
-
-def _compiled(fn, key):
-    if not JIT_COMPILE:
-        return fn
-    if key not in _COMPILED:
-        _COMPILED[key] = tf.function(fn, jit_compile=True, autograph=False)
-    return _COMPILED[key]
-
-
 def fused_scan(rule, zx, states0, params, mask=None, zero_output_for_mask=False,
                return_sequences=True):
     """Run ``rule`` over time-major projected inputs, with hand-written BPTT as its gradient.
@@ -288,7 +295,6 @@ def fused_scan(rule, zx, states0, params, mask=None, zero_output_for_mask=False,
     n, masked = rule.n_states, mask is not None
     if masked:
         mask = tf.expand_dims(tf.cast(mask, tf.bool), -1)
-    key = (rule.key, masked, bool(zero_output_for_mask), bool(return_sequences))
 
     def forward(zx, states0, params, mask):
         return forward_loop(rule, zx, states0, params, mask, zero_output_for_mask)
@@ -297,8 +303,6 @@ def fused_scan(rule, zx, states0, params, mask=None, zero_output_for_mask=False,
         return backward_loop(rule, states0, params, mask, zero_output_for_mask, state_seqs,
                              saved_seqs, d_outputs, d_last, d_final)
 
-    forward = _compiled(forward, ("forward",) + key)
-    backward = _compiled(backward, ("backward",) + key)
 
     @tf.custom_gradient
     def scan(zx, *flat):
