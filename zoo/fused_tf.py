@@ -19,6 +19,8 @@ saved)`` and ``backward(d_new_states, saved, prev_states, new_states, params) ->
 δrec or None when it equals δzx, d_prev_states)``; ``param_grads`` turns the stacked δ's into weight gradients.
 """
 
+import os
+
 import tensorflow as tf
 
 _OUTPUT_DERIVATIVES = {
@@ -168,8 +170,6 @@ def batch_shards(x):
     ``KZOO_RNN_SHARDS`` overrides the count (1 turns sharding off). Shards keep at least
     ``MIN_SHARD_ROWS`` rows; with a batch size unknown at trace time the sizes are tensors.
     """
-    import os
-
     wanted = int(os.environ.get("KZOO_RNN_SHARDS", 0)) or (os.cpu_count() or 1)
     if tf.config.list_logical_devices("GPU"):
         wanted = 1
@@ -277,6 +277,21 @@ def backward_loop(rule, states0, params, mask, zero_output_for_mask, state_seqs,
     return dzx_seq, tuple(d_states0), tuple(d_params)
 
 
+# Each shard's forward and backward loops are compiled with XLA, which fuses a step's
+# element-wise work into one kernel and drops the graph executor's per-op cost (measured
+# in bench/rnn.py; KZOO_RNN_JIT=0 turns it off).
+JIT_COMPILE = os.environ.get("KZOO_RNN_JIT", "1") != "0"
+_COMPILED = {}
+
+
+def _compiled(fn, key):
+    if not JIT_COMPILE:
+        return fn
+    if key not in _COMPILED:
+        _COMPILED[key] = tf.function(fn, jit_compile=True, autograph=False)
+    return _COMPILED[key]
+
+
 def fused_scan(rule, zx, states0, params, mask=None, zero_output_for_mask=False,
                return_sequences=True):
     """Run ``rule`` over time-major projected inputs, with hand-written BPTT as its gradient.
@@ -303,6 +318,10 @@ def fused_scan(rule, zx, states0, params, mask=None, zero_output_for_mask=False,
         return backward_loop(rule, states0, params, mask, zero_output_for_mask, state_seqs,
                              saved_seqs, d_outputs, d_last, d_final)
 
+
+    key = (type(rule), getattr(rule, "act", None), getattr(rule, "mod", None), masked, zero_output_for_mask, return_sequences)
+    forward = _compiled(forward, ("f",) + key)
+    backward = _compiled(backward, ("b",) + key)
 
     @tf.custom_gradient
     def scan(zx, *flat):

@@ -74,7 +74,6 @@ class FusedRNN(keras.layers.RNN):
             zero_output_for_mask=zero_output_for_mask,
             **kwargs,
         )
-        self.input_spec = keras.InputSpec(ndim=3)
 
     def build(self, sequences_shape, initial_state_shape=None):
         if len(sequences_shape) != 3:
