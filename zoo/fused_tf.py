@@ -193,6 +193,25 @@ def _num_steps(seq):
     return seq.shape[0] if seq.shape[0] is not None else tf.shape(seq)[0]
 
 
+UNROLL = int(os.environ.get("KZOO_RNN_UNROLL", "4"))
+
+
+def _unrolled(step, steps):
+    """A loop body running ``step`` UNROLL times per iteration when the step count allows.
+
+    ``step(i, *carry) -> (i + 1, *carry)``. Fewer iterations means less loop overhead per time
+    step, which matters because each step's matmul is small.
+    """
+    unroll = UNROLL if isinstance(steps, int) and UNROLL > 1 and steps % UNROLL == 0 else 1
+
+    def body(i, *carry):
+        for _ in range(unroll):
+            i, *carry = step(i, *carry)
+        return (i, *carry)
+
+    return body
+
+
 def forward_loop(rule, zx, states0, params, mask, zero_output_for_mask):
     """The forward recurrence. Returns (state_seqs, saved_seqs, outputs), all time-major."""
     n, masked = rule.n_states, mask is not None
@@ -204,7 +223,7 @@ def forward_loop(rule, zx, states0, params, mask, zero_output_for_mask):
     out_ta = tf.TensorArray(dtype, size=steps) if masked else ()
     y0 = tf.zeros_like(states0[0])
 
-    def body(t, states, y_prev, state_tas, saved_tas, out_ta):
+    def step(t, states, y_prev, state_tas, saved_tas, out_ta):
         new, saved = rule.forward(zx_ta.read(t), states, params)
         if masked:
             m = mask_ta.read(t)
@@ -217,6 +236,7 @@ def forward_loop(rule, zx, states0, params, mask, zero_output_for_mask):
         saved_tas = tuple(ta.write(t, s) for ta, s in zip(saved_tas, saved))
         return t + 1, tuple(new), y, state_tas, saved_tas, out_ta
 
+    body = _unrolled(step, steps)
     _, _, _, state_tas, saved_tas, out_ta = tf.while_loop(
         lambda t, *_: t < steps, body,
         (tf.constant(0), tuple(states0), y0, state_tas, saved_tas, out_ta),
@@ -243,7 +263,7 @@ def backward_loop(rule, states0, params, mask, zero_output_for_mask, state_seqs,
     else:  # the last output is the final h
         ds0, gy0 = (d_final[0] + d_last, *d_final[1:]), tf.zeros_like(d_last)
 
-    def body(k, ds, gy, dzx_ta, drec_ta):
+    def step(k, ds, gy, dzx_ta, drec_ta):
         t = steps - 1 - k
         prev = tuple(ta.read(t) for ta in prev_tas)
         new = tuple(ta.read(t) for ta in new_tas)
@@ -265,6 +285,7 @@ def backward_loop(rule, states0, params, mask, zero_output_for_mask, state_seqs,
             drec_ta = drec_ta.write(t, drec)
         return k + 1, tuple(d_prev), gy, dzx_ta.write(t, dzx), drec_ta
 
+    body = _unrolled(step, steps)
     _, d_states0, _, dzx_ta, drec_ta = tf.while_loop(
         lambda k, *_: k < steps, body,
         (tf.constant(0), ds0, gy0, tf.TensorArray(dtype, size=steps),

@@ -37,7 +37,10 @@ class LinearRecurrentCell(RecurrentCell):
 
     ``spectral_radius=ρ`` (ρ > 0) parametrises W̄ from the trainable ``recurrent_kernel``
     V as ``bounded_recurrent_matrix(V, ρ)``, so W̄'s spectral radius never exceeds ρ
-    whatever the optimiser does. ``effective_recurrent_kernel()`` returns W̄.
+    whatever the optimiser does. ``effective_recurrent_kernel()`` returns W̄. The bound is
+    exact in float32; under a reduced-precision policy (bfloat16, float16) the recurrence
+    uses W̄ rounded to that dtype, whose spectral radius can exceed ρ by the rounding
+    (relative 2⁻⁸ for bfloat16).
     """
 
     blocks = 1
