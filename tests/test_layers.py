@@ -112,7 +112,7 @@ def test_unknown_time_dimension_and_batch():
     model = keras.Model(inputs, zoo.LSTM(4, return_sequences=True)(inputs))
     ref = keras.Model(inputs, keras.layers.LSTM(4, return_sequences=True)(inputs))
     ref.set_weights(model.get_weights())
-    for batch, steps in [(2, 3), (19, 8)]:
+    for batch, steps in [(1, 4), (2, 3), (19, 8)]:
         x = np.random.default_rng(batch).standard_normal((batch, steps, 3)).astype("float32")
         np.testing.assert_allclose(model.predict(x, verbose=0), ref.predict(x, verbose=0), atol=1e-5)
         np.testing.assert_allclose(model(x), ref(x), atol=1e-5)
@@ -277,3 +277,15 @@ def test_mixed_precision_fused_layers_run():
             assert keras.backend.standardize_dtype(layer(x).dtype) == "bfloat16"
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_batch_shards_cover_the_batch(monkeypatch):
+    from zoo.fused_tf import MIN_SHARD_ROWS, batch_shards
+
+    monkeypatch.setenv("KZOO_RNN_SHARDS", "3")
+    for batch in (1, 7, 8, 24, 25, 100):
+        sizes = batch_shards(tf.zeros((batch, 2, 1)))
+        assert sum(sizes) == batch and len(sizes) == max(1, min(3, batch // MIN_SHARD_ROWS))
+        assert max(sizes) - min(sizes) <= 1
+    monkeypatch.setenv("KZOO_RNN_SHARDS", "1")
+    assert batch_shards(tf.zeros((64, 2, 1))) == [64]

@@ -15,8 +15,12 @@ Masking follows ``keras.layers.RNN``: at a masked step the states are carried ov
 output repeats the previous output (or is zero with ``zero_output_for_mask``).
 
 Each ``*Rule`` holds one cell's step: ``forward(zx, states, params) -> (new_states,
-saved)`` and ``backward(d_new_states, saved, prev_states, new_states, params) -> (δzx,
-δrec or None when it equals δzx, d_prev_states)``; ``param_grads`` turns the stacked δ's into weight gradients.
+saved)``; ``coefficients(prev_seqs, state_seqs, saved_seqs, params)`` computes, for all
+steps at once, the factors of the step's Jacobian that do not depend on the incoming
+gradient; ``backward_step(d_new_states, coefficients_t, params) -> (δzx, δrec or None when
+it equals δzx, d_prev_states)`` chains one step; ``param_grads`` turns the stacked δ's
+into weight gradients. Few operations per step matter more than few FLOPs: on a CPU the
+per-operation cost inside a loop is of the order of a small step's matmul.
 """
 
 import os
@@ -41,26 +45,34 @@ def _matmul_seq(a, b, transpose_a=False):
     return tf.matmul(a2, b2, transpose_a=True)
 
 
+_ACTIVATIONS = {"tanh": tf.tanh, "sigmoid": tf.sigmoid, "relu": tf.nn.relu, "linear": tf.identity}
+
+
 class ElmanRule:
-    """h_t = φ(zx_t + h_{t-1}·W); also the linear recurrence with φ = identity."""
+    """h_t = φ(zx_t + h_{t-1}·W); also the linear recurrence with φ = identity.
+
+    Backward: δz_t = ∂L/∂h_t ⊙ φ'(a_t), and ∂L/∂h_{t-1} = δz_t·Wᵀ.
+    """
 
     n_states = 1
     n_saved = 0
     separate_recurrent_delta = False
 
     def __init__(self, activation="tanh"):
-        self.act = {
-            "tanh": tf.tanh, "sigmoid": tf.sigmoid, "relu": tf.nn.relu, "linear": tf.identity,
-        }[activation]
+        self.key = ("elman", activation)
+        self.act = _ACTIVATIONS[activation]
         self.dact = _OUTPUT_DERIVATIVES[activation]
 
     def forward(self, zx, states, params):
         (h,), (w,) = states, params
         return (self.act(zx + tf.matmul(h, w)),), ()
 
-    def backward(self, d_new, saved, prev, new, params):
-        (w,) = params
-        dz = d_new[0] * self.dact(new[0])
+    def coefficients(self, prev_seqs, state_seqs, saved_seqs, params):
+        return (self.dact(state_seqs[0]),)
+
+    def backward_step(self, d_new, coeffs, params):
+        (dh,), (dact,), (w,) = d_new, coeffs, params
+        dz = dh * dact
         return dz, None, (tf.matmul(dz, w, transpose_b=True),)
 
     def param_grads(self, prev_seqs, saved_seqs, dzx_seq, drec_seq, params):
@@ -68,33 +80,46 @@ class ElmanRule:
 
 
 class LSTMRule:
-    """z = zx + h·W → (i, f, g, o); c' = f⊙c + i⊙g; h' = o⊙tanh(c')."""
+    """z = zx + h·W → (i, f, g, o); c' = f⊙c + i⊙g; h' = o⊙tanh(c').
+
+    Backward, with every factor that does not depend on the incoming gradient computed for
+    all steps at once before the loop (so each step is a handful of operations)::
+
+        δc = ∂L/∂c_t + ∂L/∂h_t ⊙ o(1 − tanh²c_t)
+        δz = [δc ⊙ g i(1−i),  δc ⊙ c_{t-1} f(1−f),  δc ⊙ i ψ'(g),  ∂L/∂h_t ⊙ tanh(c_t) o(1−o)]
+        ∂L/∂h_{t-1} = δz·Wᵀ,   ∂L/∂c_{t-1} = δc ⊙ f
+    """
 
     n_states = 2
-    n_saved = 4
+    n_saved = 1
     separate_recurrent_delta = False
 
     def __init__(self, modulation_activation="tanh"):
-        self.mod = {"tanh": tf.tanh, "sigmoid": tf.sigmoid, "relu": tf.nn.relu,
-                    "linear": tf.identity}[modulation_activation]
+        self.key = ("lstm", modulation_activation)
+        self.mod = _ACTIVATIONS[modulation_activation]
         self.dmod = _OUTPUT_DERIVATIVES[modulation_activation]
 
     def forward(self, zx, states, params):
         (h, c), (w,) = states, params
-        z_i, z_f, z_g, z_o = tf.split(zx + tf.matmul(h, w), 4, axis=1)
-        i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), self.mod(z_g), tf.sigmoid(z_o)
-        c_new = f * c + i * g
-        return (o * tf.tanh(c_new), c_new), (i, f, g, o)
+        z = zx + tf.matmul(h, w)
+        z_i, z_f, z_g, z_o = tf.split(z, 4, axis=1)
+        c_new = tf.sigmoid(z_f) * c + tf.sigmoid(z_i) * self.mod(z_g)
+        return (tf.sigmoid(z_o) * tf.tanh(c_new), c_new), (z,)
 
-    def backward(self, d_new, saved, prev, new, params):
-        (dh, dc_in), (i, f, g, o), (_, c_prev), (_, c_new), (w,) = d_new, saved, prev, new, params
-        tc = tf.tanh(c_new)
-        dc = dc_in + dh * o * (1.0 - tf.square(tc))
-        dz = tf.concat(
-            [dc * g * i * (1.0 - i), dc * c_prev * f * (1.0 - f), dc * i * self.dmod(g),
-             dh * tc * o * (1.0 - o)],
-            axis=1,
+    def coefficients(self, prev_seqs, state_seqs, saved_seqs, params):
+        z_i, z_f, z_g, z_o = tf.split(saved_seqs[0], 4, axis=-1)
+        i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), self.mod(z_g), tf.sigmoid(z_o)
+        tc = tf.tanh(state_seqs[1])
+        gate_factors = tf.concat(
+            [g * i * (1.0 - i), prev_seqs[1] * f * (1.0 - f), i * self.dmod(g), tc * o * (1.0 - o)],
+            axis=-1,
         )
+        return gate_factors, o * (1.0 - tf.square(tc)), f
+
+    def backward_step(self, d_new, coeffs, params):
+        (dh, dc_in), (gate_factors, dtanh, f), (w,) = d_new, coeffs, params
+        dc = dc_in + dh * dtanh
+        dz = tf.concat([dc, dc, dc, dh], axis=1) * gate_factors
         return dz, None, (tf.matmul(dz, w, transpose_b=True), dc * f)
 
     def param_grads(self, prev_seqs, saved_seqs, dzx_seq, drec_seq, params):
@@ -102,39 +127,56 @@ class LSTMRule:
 
 
 class GRUResetAfterRule:
-    """rec = h·W + b'; z, r = σ(zx_z + rec_z), σ(zx_r + rec_r); h̃ = tanh(zx_h + r⊙rec_h)."""
+    """rec = h·W + b'; z, r = σ(zx_z + rec_z), σ(zx_r + rec_r); h̃ = tanh(zx_h + r⊙rec_h).
+
+    Backward (h' = h̃ + z⊙(h − h̃)): with a_h the candidate's pre-activation,
+    δa_h = ∂L/∂h' ⊙ (1−z)(1−h̃²), δz = ∂L/∂h' ⊙ (h−h̃) z(1−z), δr = δa_h ⊙ rec_h r(1−r);
+    the input gets [δz, δr, δa_h], the recurrent product [δz, δr, δa_h ⊙ r], and
+    ∂L/∂h = ∂L/∂h' ⊙ z + δrec·Wᵀ.
+    """
 
     n_states = 1
     n_saved = 4
     separate_recurrent_delta = True
+    key = ("gru", "reset_after")
 
     def forward(self, zx, states, params):
         (h,), (w, b_rec) = states, params
         x_z, x_r, x_h = tf.split(zx, 3, axis=1)
-        r_z, r_r, r_h = tf.split(tf.matmul(h, w) + b_rec, 3, axis=1)
+        rec = tf.matmul(h, w) + b_rec
+        r_z, r_r, r_h = tf.split(rec, 3, axis=1)
         z, r = tf.sigmoid(x_z + r_z), tf.sigmoid(x_r + r_r)
         hh = tf.tanh(x_h + r * r_h)
         return (hh + z * (h - hh),), (z, r, hh, r_h)
 
-    def backward(self, d_new, saved, prev, new, params):
-        (dh,), (z, r, hh, r_h), (h_prev,), (w, _) = d_new, saved, prev, params
-        dz = dh * (h_prev - hh) * z * (1.0 - z)
-        da_h = dh * (1.0 - z) * (1.0 - tf.square(hh))
-        dr = da_h * r_h * r * (1.0 - r)
-        dzx = tf.concat([dz, dr, da_h], axis=1)
-        drec = tf.concat([dz, dr, da_h * r], axis=1)
-        return dzx, drec, (dh * z + tf.matmul(drec, w, transpose_b=True),)
+    def coefficients(self, prev_seqs, state_seqs, saved_seqs, params):
+        z, r, hh, r_h = saved_seqs
+        c_z = (prev_seqs[0] - hh) * z * (1.0 - z)
+        c_h = (1.0 - z) * (1.0 - tf.square(hh))
+        c_r = c_h * r_h * r * (1.0 - r)
+        return tf.concat([c_z, c_r, c_h], -1), tf.concat([c_z, c_r, c_h * r], -1), z
+
+    def backward_step(self, d_new, coeffs, params):
+        (dh,), (c_input, c_rec, z), (w, _) = d_new, coeffs, params
+        dh3 = tf.concat([dh, dh, dh], axis=1)
+        drec = dh3 * c_rec
+        return dh3 * c_input, drec, (dh * z + tf.matmul(drec, w, transpose_b=True),)
 
     def param_grads(self, prev_seqs, saved_seqs, dzx_seq, drec_seq, params):
         return _matmul_seq(prev_seqs[0], drec_seq), tf.reduce_sum(drec_seq, axis=[0, 1])
 
 
 class GRUResetBeforeRule:
-    """z, r = σ(zx_{z,r} + h·W_{z,r}); h̃ = tanh(zx_h + (r⊙h)·W_h). params = (W_zr, W_h)."""
+    """z, r = σ(zx_{z,r} + h·W_{z,r}); h̃ = tanh(zx_h + (r⊙h)·W_h). params = (W_zr, W_h).
+
+    Backward: δa_h as above, ∂L/∂(r⊙h) = δa_h·W_hᵀ, δr = ∂L/∂(r⊙h) ⊙ h r(1−r), and
+    ∂L/∂h = ∂L/∂h' ⊙ z + ∂L/∂(r⊙h) ⊙ r + [δz, δr]·W_zrᵀ.
+    """
 
     n_states = 1
     n_saved = 3
     separate_recurrent_delta = True
+    key = ("gru", "reset_before")
 
     def forward(self, zx, states, params):
         (h,), (w_zr, w_h) = states, params
@@ -144,13 +186,18 @@ class GRUResetBeforeRule:
         hh = tf.tanh(x_h + tf.matmul(r * h, w_h))
         return (hh + z * (h - hh),), (z, r, hh)
 
-    def backward(self, d_new, saved, prev, new, params):
-        (dh,), (z, r, hh), (h_prev,), (w_zr, w_h) = d_new, saved, prev, params
-        dz = dh * (h_prev - hh) * z * (1.0 - z)
-        da_h = dh * (1.0 - z) * (1.0 - tf.square(hh))
-        d_rh = tf.matmul(da_h, w_h, transpose_b=True)  # ∂L/∂(r⊙h)
-        dr = d_rh * h_prev * r * (1.0 - r)
-        dzr = tf.concat([dz, dr], axis=1)
+    def coefficients(self, prev_seqs, state_seqs, saved_seqs, params):
+        z, r, hh = saved_seqs
+        h_prev = prev_seqs[0]
+        c_z = (h_prev - hh) * z * (1.0 - z)
+        c_h = (1.0 - z) * (1.0 - tf.square(hh))
+        return c_z, c_h, h_prev * r * (1.0 - r), z, r
+
+    def backward_step(self, d_new, coeffs, params):
+        (dh,), (c_z, c_h, c_r, z, r), (w_zr, w_h) = d_new, coeffs, params
+        da_h = dh * c_h
+        d_rh = tf.matmul(da_h, w_h, transpose_b=True)
+        dzr = tf.concat([dh * c_z, d_rh * c_r], axis=1)
         dh_prev = dh * z + d_rh * r + tf.matmul(dzr, w_zr, transpose_b=True)
         return tf.concat([dzr, da_h], axis=1), dzr, (dh_prev,)
 
@@ -159,6 +206,22 @@ class GRUResetBeforeRule:
         r_seq = saved_seqs[1]
         return (_matmul_seq(prev_seqs[0], drec_seq),
                 _matmul_seq(r_seq * prev_seqs[0], dzx_seq[..., 2 * units:]))
+
+
+# The forward and backward loops are compiled with XLA, which fuses a step's element-wise
+# work and drops the graph executor's per-operation cost (KZOO_RNN_JIT=0 turns it off);
+# the per-step Jacobian factors are one fused pass over all steps. bench/rnn.py measures it.
+JIT_COMPILE = os.environ.get("KZOO_RNN_JIT", "1") != "0"
+JIT_COEFFICIENTS = os.environ.get("KZOO_RNN_JIT_COEFFICIENTS", "1") != "0"
+_COMPILED = {}
+
+
+def _compiled(fn, key, enabled=None):
+    if not (JIT_COMPILE if enabled is None else enabled):
+        return fn
+    if key not in _COMPILED:
+        _COMPILED[key] = tf.function(fn, jit_compile=True, autograph=False)
+    return _COMPILED[key]
 
 
 MIN_SHARD_ROWS = 8
@@ -177,11 +240,11 @@ def batch_shards(x):
     if batch is not None:
         n = max(1, min(wanted, batch // MIN_SHARD_ROWS))
         return [batch // n + (1 if i < batch % n else 0) for i in range(n)]
-    if wanted == 1:
-        return [tf.shape(x)[0]]
     total = tf.shape(x)[0]
-    sizes = [total // wanted] * (wanted - 1)
-    return sizes + [total - sum(sizes[1:], sizes[0])] if sizes else [total]
+    if wanted == 1:
+        return [total]
+    share = total // wanted
+    return [share] * (wanted - 1) + [total - share * (wanted - 1)]
 
 
 def _zeros_if_none(grad, like):
@@ -191,25 +254,6 @@ def _zeros_if_none(grad, like):
 def _num_steps(seq):
     """The number of time steps: static when known (XLA and TensorArrays run faster)."""
     return seq.shape[0] if seq.shape[0] is not None else tf.shape(seq)[0]
-
-
-UNROLL = int(os.environ.get("KZOO_RNN_UNROLL", "4"))
-
-
-def _unrolled(step, steps):
-    """A loop body running ``step`` UNROLL times per iteration when the step count allows.
-
-    ``step(i, *carry) -> (i + 1, *carry)``. Fewer iterations means less loop overhead per time
-    step, which matters because each step's matmul is small.
-    """
-    unroll = UNROLL if isinstance(steps, int) and UNROLL > 1 and steps % UNROLL == 0 else 1
-
-    def body(i, *carry):
-        for _ in range(unroll):
-            i, *carry = step(i, *carry)
-        return (i, *carry)
-
-    return body
 
 
 def forward_loop(rule, zx, states0, params, mask, zero_output_for_mask):
@@ -236,9 +280,8 @@ def forward_loop(rule, zx, states0, params, mask, zero_output_for_mask):
         saved_tas = tuple(ta.write(t, s) for ta, s in zip(saved_tas, saved))
         return t + 1, tuple(new), y, state_tas, saved_tas, out_ta
 
-    body = _unrolled(step, steps)
     _, _, _, state_tas, saved_tas, out_ta = tf.while_loop(
-        lambda t, *_: t < steps, body,
+        lambda t, *_: t < steps, step,
         (tf.constant(0), tuple(states0), y0, state_tas, saved_tas, out_ta),
         maximum_iterations=steps,
     )
@@ -250,13 +293,18 @@ def forward_loop(rule, zx, states0, params, mask, zero_output_for_mask):
 
 def backward_loop(rule, states0, params, mask, zero_output_for_mask, state_seqs, saved_seqs,
                   d_outputs, d_last, d_final):
-    """BPTT: from ∂L/∂(outputs, last output, final states) to ∂L/∂(zx, states0, params)."""
+    """BPTT: from ∂L/∂(outputs, last output, final states) to ∂L/∂(zx, states0, params).
+
+    The factors of each step's Jacobian that do not depend on the incoming gradient are
+    computed for all steps at once (``rule.coefficients``); the loop only chains gradients.
+    """
     masked = mask is not None
     steps, dtype = _num_steps(state_seqs[0]), state_seqs[0].dtype
     prev_seqs = [tf.concat([s0[None], seq[:-1]], axis=0) for s0, seq in zip(states0, state_seqs)]
-    read = lambda seqs: tuple(tf.TensorArray(dtype, size=steps).unstack(s) for s in seqs)
-    prev_tas, new_tas, saved_tas = read(prev_seqs), read(state_seqs), read(saved_seqs)
-    dout_ta = read([d_outputs])[0] if d_outputs is not None else None
+    coeffs = _compiled(rule.coefficients, ("coefficients", rule.key), JIT_COEFFICIENTS)(
+        prev_seqs, state_seqs, saved_seqs, params)
+    coeff_tas = tuple(tf.TensorArray(dtype, size=steps).unstack(c) for c in coeffs)
+    dout_ta = tf.TensorArray(dtype, size=steps).unstack(d_outputs) if d_outputs is not None else None
     mask_ta = tf.TensorArray(tf.bool, size=steps).unstack(mask) if masked else None
     if masked:
         ds0, gy0 = tuple(d_final), d_last
@@ -265,9 +313,6 @@ def backward_loop(rule, states0, params, mask, zero_output_for_mask, state_seqs,
 
     def step(k, ds, gy, dzx_ta, drec_ta):
         t = steps - 1 - k
-        prev = tuple(ta.read(t) for ta in prev_tas)
-        new = tuple(ta.read(t) for ta in new_tas)
-        saved = tuple(ta.read(t) for ta in saved_tas)
         g_out = dout_ta.read(t) if dout_ta is not None else None
         if masked:
             m = mask_ta.read(t)
@@ -278,16 +323,15 @@ def backward_loop(rule, states0, params, mask, zero_output_for_mask, state_seqs,
             gy = zero if zero_output_for_mask else tf.where(m, zero, gy)
         else:
             d_new = (ds[0] + g_out,) + tuple(ds[1:]) if g_out is not None else tuple(ds)
-        dzx, drec, d_prev = rule.backward(d_new, saved, prev, new, params)
+        dzx, drec, d_prev = rule.backward_step(d_new, tuple(ta.read(t) for ta in coeff_tas), params)
         if masked:
             d_prev = tuple(a + b for a, b in zip(d_prev, carried))
         if drec is not None:
             drec_ta = drec_ta.write(t, drec)
         return k + 1, tuple(d_prev), gy, dzx_ta.write(t, dzx), drec_ta
 
-    body = _unrolled(step, steps)
     _, d_states0, _, dzx_ta, drec_ta = tf.while_loop(
-        lambda k, *_: k < steps, body,
+        lambda k, *_: k < steps, step,
         (tf.constant(0), ds0, gy0, tf.TensorArray(dtype, size=steps),
          tf.TensorArray(dtype, size=steps)),
         maximum_iterations=steps,
@@ -296,21 +340,6 @@ def backward_loop(rule, states0, params, mask, zero_output_for_mask, state_seqs,
     drec_seq = drec_ta.stack() if rule.separate_recurrent_delta else None
     d_params = rule.param_grads(prev_seqs, saved_seqs, dzx_seq, drec_seq, params)
     return dzx_seq, tuple(d_states0), tuple(d_params)
-
-
-# Each shard's forward and backward loops are compiled with XLA, which fuses a step's
-# element-wise work into one kernel and drops the graph executor's per-op cost (measured
-# in bench/rnn.py; KZOO_RNN_JIT=0 turns it off).
-JIT_COMPILE = os.environ.get("KZOO_RNN_JIT", "1") != "0"
-_COMPILED = {}
-
-
-def _compiled(fn, key):
-    if not JIT_COMPILE:
-        return fn
-    if key not in _COMPILED:
-        _COMPILED[key] = tf.function(fn, jit_compile=True, autograph=False)
-    return _COMPILED[key]
 
 
 def fused_scan(rule, zx, states0, params, mask=None, zero_output_for_mask=False,
@@ -339,8 +368,7 @@ def fused_scan(rule, zx, states0, params, mask=None, zero_output_for_mask=False,
         return backward_loop(rule, states0, params, mask, zero_output_for_mask, state_seqs,
                              saved_seqs, d_outputs, d_last, d_final)
 
-
-    key = (type(rule), getattr(rule, "act", None), getattr(rule, "mod", None), masked, zero_output_for_mask, return_sequences)
+    key = (rule.key, masked, zero_output_for_mask, return_sequences)
     forward = _compiled(forward, ("f",) + key)
     backward = _compiled(backward, ("b",) + key)
 
