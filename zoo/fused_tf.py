@@ -91,7 +91,7 @@ class LSTMRule:
     """
 
     n_states = 2
-    n_saved = 1
+    n_saved = 3
     separate_recurrent_delta = False
 
     def __init__(self, modulation_activation="tanh"):
@@ -101,20 +101,17 @@ class LSTMRule:
 
     def forward(self, zx, states, params):
         (h, c), (w,) = states, params
-        z = zx + tf.matmul(h, w)
-        z_i, z_f, z_g, z_o = tf.split(z, 4, axis=1)
-        c_new = tf.sigmoid(z_f) * c + tf.sigmoid(z_i) * self.mod(z_g)
-        return (tf.sigmoid(z_o) * tf.tanh(c_new), c_new), (z,)
+        z_i, z_f, z_g, z_o = tf.split(zx + tf.matmul(h, w), 4, axis=1)
+        i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), self.mod(z_g), tf.sigmoid(z_o)
+        c_new = f * c + i * g
+        tc = tf.tanh(c_new)
+        # The backward factors cost nothing extra here: XLA fuses them into this step.
+        gate_factors = tf.concat(
+            [g * i * (1.0 - i), c * f * (1.0 - f), i * self.dmod(g), tc * o * (1.0 - o)], axis=1)
+        return (o * tc, c_new), (gate_factors, o * (1.0 - tf.square(tc)), f)
 
     def coefficients(self, prev_seqs, state_seqs, saved_seqs, params):
-        z_i, z_f, z_g, z_o = tf.split(saved_seqs[0], 4, axis=-1)
-        i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), self.mod(z_g), tf.sigmoid(z_o)
-        tc = tf.tanh(state_seqs[1])
-        gate_factors = tf.concat(
-            [g * i * (1.0 - i), prev_seqs[1] * f * (1.0 - f), i * self.dmod(g), tc * o * (1.0 - o)],
-            axis=-1,
-        )
-        return gate_factors, o * (1.0 - tf.square(tc)), f
+        return saved_seqs
 
     def backward_step(self, d_new, coeffs, params):
         (dh, dc_in), (gate_factors, dtanh, f), (w,) = d_new, coeffs, params
