@@ -15,9 +15,10 @@ Masking follows ``keras.layers.RNN``: at a masked step the states are carried ov
 output repeats the previous output (or is zero with ``zero_output_for_mask``).
 
 Each ``*Rule`` holds one cell's step: ``forward(zx, states, params) -> (new_states,
-saved)``; ``coefficients(prev_seqs, state_seqs, saved_seqs, params)`` computes, for all
-steps at once, the factors of the step's Jacobian that do not depend on the incoming
-gradient; ``backward_step(d_new_states, coefficients_t, params) -> (δzx, δrec or None when
+saved)``; the factors of each step's Jacobian that do not depend on the incoming gradient
+are either saved by ``forward`` (LSTM, GRU: XLA fuses them into the step) or computed for
+all steps at once by ``coefficients(prev_seqs, state_seqs, saved_seqs, params)`` (Elman);
+``backward_step(d_new_states, coefficients_t, params) -> (δzx, δrec or None when
 it equals δzx, d_prev_states)`` chains one step; ``param_grads`` turns the stacked δ's
 into weight gradients. Few operations per step matter more than few FLOPs: on a CPU the
 per-operation cost inside a loop is of the order of a small step's matmul.
@@ -82,8 +83,8 @@ class ElmanRule:
 class LSTMRule:
     """z = zx + h·W → (i, f, g, o); c' = f⊙c + i⊙g; h' = o⊙tanh(c').
 
-    Backward, with every factor that does not depend on the incoming gradient computed for
-    all steps at once before the loop (so each step is a handful of operations)::
+    Backward, with every factor that does not depend on the incoming gradient saved by the
+    forward step (so each backward step is a handful of operations)::
 
         δc = ∂L/∂c_t + ∂L/∂h_t ⊙ o(1 − tanh²c_t)
         δz = [δc ⊙ g i(1−i),  δc ⊙ c_{t-1} f(1−f),  δc ⊙ i ψ'(g),  ∂L/∂h_t ⊙ tanh(c_t) o(1−o)]
@@ -110,8 +111,7 @@ class LSTMRule:
             [g * i * (1.0 - i), c * f * (1.0 - f), i * self.dmod(g), tc * o * (1.0 - o)], axis=1)
         return (o * tc, c_new), (gate_factors, o * (1.0 - tf.square(tc)), f)
 
-    def coefficients(self, prev_seqs, state_seqs, saved_seqs, params):
-        return saved_seqs
+    coefficients = None  # the forward step saves them
 
     def backward_step(self, d_new, coeffs, params):
         (dh, dc_in), (gate_factors, dtanh, f), (w,) = d_new, coeffs, params
@@ -133,25 +133,23 @@ class GRUResetAfterRule:
     """
 
     n_states = 1
-    n_saved = 4
+    n_saved = 3
     separate_recurrent_delta = True
     key = ("gru", "reset_after")
 
     def forward(self, zx, states, params):
         (h,), (w, b_rec) = states, params
         x_z, x_r, x_h = tf.split(zx, 3, axis=1)
-        rec = tf.matmul(h, w) + b_rec
-        r_z, r_r, r_h = tf.split(rec, 3, axis=1)
+        r_z, r_r, r_h = tf.split(tf.matmul(h, w) + b_rec, 3, axis=1)
         z, r = tf.sigmoid(x_z + r_z), tf.sigmoid(x_r + r_r)
         hh = tf.tanh(x_h + r * r_h)
-        return (hh + z * (h - hh),), (z, r, hh, r_h)
-
-    def coefficients(self, prev_seqs, state_seqs, saved_seqs, params):
-        z, r, hh, r_h = saved_seqs
-        c_z = (prev_seqs[0] - hh) * z * (1.0 - z)
+        c_z = (h - hh) * z * (1.0 - z)
         c_h = (1.0 - z) * (1.0 - tf.square(hh))
         c_r = c_h * r_h * r * (1.0 - r)
-        return tf.concat([c_z, c_r, c_h], -1), tf.concat([c_z, c_r, c_h * r], -1), z
+        factors = (tf.concat([c_z, c_r, c_h], 1), tf.concat([c_z, c_r, c_h * r], 1), z)
+        return (hh + z * (h - hh),), factors
+
+    coefficients = None  # the forward step saves them
 
     def backward_step(self, d_new, coeffs, params):
         (dh,), (c_input, c_rec, z), (w, _) = d_new, coeffs, params
@@ -171,7 +169,7 @@ class GRUResetBeforeRule:
     """
 
     n_states = 1
-    n_saved = 3
+    n_saved = 5
     separate_recurrent_delta = True
     key = ("gru", "reset_before")
 
@@ -181,14 +179,11 @@ class GRUResetBeforeRule:
         r_z, r_r = tf.split(tf.matmul(h, w_zr), 2, axis=1)
         z, r = tf.sigmoid(x_z + r_z), tf.sigmoid(x_r + r_r)
         hh = tf.tanh(x_h + tf.matmul(r * h, w_h))
-        return (hh + z * (h - hh),), (z, r, hh)
+        factors = ((h - hh) * z * (1.0 - z), (1.0 - z) * (1.0 - tf.square(hh)),
+                   h * r * (1.0 - r), z, r)
+        return (hh + z * (h - hh),), factors
 
-    def coefficients(self, prev_seqs, state_seqs, saved_seqs, params):
-        z, r, hh = saved_seqs
-        h_prev = prev_seqs[0]
-        c_z = (h_prev - hh) * z * (1.0 - z)
-        c_h = (1.0 - z) * (1.0 - tf.square(hh))
-        return c_z, c_h, h_prev * r * (1.0 - r), z, r
+    coefficients = None  # the forward step saves them
 
     def backward_step(self, d_new, coeffs, params):
         (dh,), (c_z, c_h, c_r, z, r), (w_zr, w_h) = d_new, coeffs, params
@@ -200,7 +195,7 @@ class GRUResetBeforeRule:
 
     def param_grads(self, prev_seqs, saved_seqs, dzx_seq, drec_seq, params):
         units = tf.shape(prev_seqs[0])[-1]
-        r_seq = saved_seqs[1]
+        r_seq = saved_seqs[4]
         return (_matmul_seq(prev_seqs[0], drec_seq),
                 _matmul_seq(r_seq * prev_seqs[0], dzx_seq[..., 2 * units:]))
 
@@ -298,8 +293,11 @@ def backward_loop(rule, states0, params, mask, zero_output_for_mask, state_seqs,
     masked = mask is not None
     steps, dtype = _num_steps(state_seqs[0]), state_seqs[0].dtype
     prev_seqs = [tf.concat([s0[None], seq[:-1]], axis=0) for s0, seq in zip(states0, state_seqs)]
-    coeffs = _compiled(rule.coefficients, ("coefficients", rule.key), JIT_COEFFICIENTS)(
-        prev_seqs, state_seqs, saved_seqs, params)
+    if rule.coefficients is None:
+        coeffs = saved_seqs
+    else:
+        coeffs = _compiled(rule.coefficients, ("coefficients", rule.key), JIT_COEFFICIENTS)(
+            prev_seqs, state_seqs, saved_seqs, params)
     coeff_tas = tuple(tf.TensorArray(dtype, size=steps).unstack(c) for c in coeffs)
     dout_ta = tf.TensorArray(dtype, size=steps).unstack(d_outputs) if d_outputs is not None else None
     mask_ta = tf.TensorArray(tf.bool, size=steps).unstack(mask) if masked else None
