@@ -7,8 +7,9 @@ masking, ``Bidirectional`` and saving all behave as in Keras. What changes is th
 **Fast path** (TensorFlow backend): the input projection of all time steps is one matrix
 product, X·U + b over (batch·time) rows; only h_{t-1}·W runs inside the loop, and the
 gradient is hand-written BPTT (``zoo.fused_tf``) whose weight gradients are single
-matrix products over all steps. Input ``dropout`` is applied to X before the projection,
-with the same per-sequence mask the cell would use.
+matrix products over all steps. The batch is cut into one shard per CPU core and the
+shards' loops (XLA-compiled) run concurrently. Input ``dropout`` is applied to X before the
+projection, with the same per-sequence mask the cell would use.
 
 **Generic path**: the cell step by step inside Keras's own loop. The layer falls back to it
 automatically when the fast path cannot compute the same function:
@@ -27,7 +28,7 @@ import inspect
 import keras
 from keras import ops
 
-from zoo.cells.base import activation_name, check_units
+from zoo.cells.base import RecurrentCell, activation_name, check_units
 from zoo.cells.elman import ElmanCell
 from zoo.cells.gru import GRUCell
 from zoo.cells.linear import LinearRecurrentCell
@@ -53,9 +54,7 @@ class FusedRNN(keras.layers.RNN):
         **kwargs,
     ):
         check_units(units)
-        cell_args = set(inspect.signature(self.cell_class.__init__).parameters)
-        cell_args |= set(inspect.signature(self.cell_class.__mro__[1].__init__).parameters)
-        cell_args -= {"self", "units", "kwargs"}
+        cell_args = self.cell_argument_names()
         cell_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in cell_args}
         cell = self.cell_class(
             units,
@@ -83,16 +82,22 @@ class FusedRNN(keras.layers.RNN):
             )
         super().build(sequences_shape, initial_state_shape)
 
+    @classmethod
+    def cell_argument_names(cls):
+        """The constructor arguments that belong to the cell (units aside)."""
+        names = set(inspect.signature(cls.cell_class.__init__).parameters)
+        names |= set(inspect.signature(RecurrentCell.__init__).parameters)
+        return frozenset(names - {"self", "units", "kwargs"})
+
     @property
     def units(self):
         return self.cell.units
 
     def __getattr__(self, name):
-        # Forward cell hyper-parameters (dropout, activation, ...) as Keras's layers do.
-        if name not in ("cell", "_tracker") and "cell" in self.__dict__:
-            cell = self.__dict__["cell"]
-            if name in cell.get_config():
-                return getattr(cell, name)
+        # Expose the cell's hyper-parameters (layer.dropout, layer.activation, ...) as Keras's
+        # layers do. Only called when normal attribute lookup fails.
+        if "cell" in self.__dict__ and name in self.cell_argument_names():
+            return getattr(self.__dict__["cell"], name)
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def fast_path_blocker(self, training=False):
