@@ -39,7 +39,7 @@ _OUTPUT_DERIVATIVES = {
 SUPPORTED_ACTIVATIONS = frozenset(_OUTPUT_DERIVATIVES)
 
 
-def _matmul_seq(a, b, transpose_a=False):
+def _matmul_seq(a, b):
     """Sum over (time, batch) of aᵀ·b for time-major (T, B, n) and (T, B, m) stacks."""
     a2 = tf.reshape(a, [-1, tf.shape(a)[-1]])
     b2 = tf.reshape(b, [-1, tf.shape(b)[-1]])
@@ -69,6 +69,7 @@ class ElmanRule:
         return (self.act(zx + tf.matmul(h, w)),), ()
 
     def coefficients(self, prev_seqs, state_seqs, saved_seqs, params):
+        # At a masked step the state is the carried one, but its gradient there is zero.
         return (self.dact(state_seqs[0]),)
 
     def backward_step(self, d_new, coeffs, params):
