@@ -289,3 +289,20 @@ def test_batch_shards_cover_the_batch(monkeypatch):
         assert max(sizes) - min(sizes) <= 1
     monkeypatch.setenv("KZOO_RNN_SHARDS", "1")
     assert batch_shards(tf.zeros((64, 2, 1))) == [64]
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru_before", "elman"])
+def test_uncompiled_fast_path_equals_cell(monkeypatch, kind):
+    """KZOO_RNN_JIT=0: the same loops run by TensorFlow's graph executor instead of XLA."""
+    import zoo.fused_tf
+
+    monkeypatch.setattr(zoo.fused_tf, "JIT_COMPILE", False)
+    layer_cls, cell_cls, _, kwargs = KINDS[kind]
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((18, 5, 3)).astype("float32")
+    common = dict(return_sequences=True, return_state=True)
+    fused, generic = layer_cls(4, **common, **kwargs), keras.layers.RNN(cell_cls(4, **kwargs), **common)
+    fused(x), generic(x)
+    weights = _perturbed(generic, rng)
+    fused.set_weights(weights), generic.set_weights(weights)
+    _compare(fused, generic, x, {"mask": tf.constant(_ragged_mask(rng, 18, 5))}, loss_weights_rng=3)

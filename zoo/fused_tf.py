@@ -203,14 +203,13 @@ class GRUResetBeforeRule:
 
 # The forward and backward loops are compiled with XLA, which fuses a step's element-wise
 # work and drops the graph executor's per-operation cost (KZOO_RNN_JIT=0 turns it off);
-# the per-step Jacobian factors are one fused pass over all steps. bench/rnn.py measures it.
+# bench/rnn.py measures the difference.
 JIT_COMPILE = os.environ.get("KZOO_RNN_JIT", "1") != "0"
-JIT_COEFFICIENTS = os.environ.get("KZOO_RNN_JIT_COEFFICIENTS", "1") != "0"
 _COMPILED = {}
 
 
-def _compiled(fn, key, enabled=None):
-    if not (JIT_COMPILE if enabled is None else enabled):
+def _compiled(fn, key):
+    if not JIT_COMPILE:
         return fn
     if key not in _COMPILED:
         _COMPILED[key] = tf.function(fn, jit_compile=True, autograph=False)
@@ -297,7 +296,7 @@ def backward_loop(rule, states0, params, mask, zero_output_for_mask, state_seqs,
     if rule.coefficients is None:
         coeffs = saved_seqs
     else:
-        coeffs = _compiled(rule.coefficients, ("coefficients", rule.key), JIT_COEFFICIENTS)(
+        coeffs = _compiled(rule.coefficients, ("coefficients", rule.key))(
             prev_seqs, state_seqs, saved_seqs, params)
     coeff_tas = tuple(tf.TensorArray(dtype, size=steps).unstack(c) for c in coeffs)
     dout_ta = tf.TensorArray(dtype, size=steps).unstack(d_outputs) if d_outputs is not None else None
