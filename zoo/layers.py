@@ -128,16 +128,18 @@ class FusedRNN(keras.layers.RNN):
         x = sequences
         if training and self.cell.dropout > 0:
             x = x * tf.expand_dims(self.cell.get_dropout_mask(sequences[:, 0, :]), 1)
+        dtype = self.cell.compute_dtype
+        weights = (tf.cast(self.cell.kernel, dtype), *self._rule_and_params(dtype))
         # Batch rows never interact, so the batch is cut into one shard per core and the
         # shards' loops run concurrently (each step's small matmul is more efficient on one
         # core than split across two).
         sizes = batch_shards(x)
         if len(sizes) == 1:
-            return self._fused_shard(x, list(initial_state), mask)
+            return self._fused_shard(x, list(initial_state), mask, weights)
         split = lambda t: tf.split(t, sizes, axis=0) if t is not None else [None] * len(sizes)
         states = [split(s) for s in initial_state]
         parts = [
-            self._fused_shard(x_s, [s[i] for s in states], m_s)
+            self._fused_shard(x_s, [s[i] for s in states], m_s, weights)
             for i, (x_s, m_s) in enumerate(zip(split(x), split(mask)))
         ]
         last = tf.concat([p[0] for p in parts], axis=0)
@@ -145,20 +147,19 @@ class FusedRNN(keras.layers.RNN):
         finals = [tf.concat([p[2][j] for p in parts], axis=0) for j in range(len(initial_state))]
         return last, outputs, finals
 
-    def _fused_shard(self, x, initial_state, mask):
+    def _fused_shard(self, x, initial_state, mask, weights):
         import tensorflow as tf
 
         from zoo.fused_tf import fused_scan
 
-        dtype = self.cell.compute_dtype
+        kernel, input_bias, rule, params = weights
         xs = tf.transpose(x, [1, 0, 2])
         if mask is not None:
             mask = tf.transpose(tf.cast(mask, tf.bool))
         if self.go_backwards:
             xs = tf.reverse(xs, [0])
             mask = tf.reverse(mask, [0]) if mask is not None else None
-        zx = tf.einsum("tbd,dk->tbk", xs, tf.cast(self.cell.kernel, dtype))
-        input_bias, rule, params = self._rule_and_params(dtype)
+        zx = tf.einsum("tbd,dk->tbk", xs, kernel)
         if input_bias is not None:
             zx = zx + input_bias
         outputs, last, finals = fused_scan(
