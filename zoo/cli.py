@@ -10,42 +10,12 @@ import os
 import sys
 
 from zoo import __version__
+from zoo.cli_args import add_seed, choice_list, non_negative_int, positive_int
 
 CELL_KINDS = ("lstm", "gru", "elman")  # the keys of zoo.benchmark.LAYERS (not imported: it would be slow)
 
-
-def _int_at_least(minimum: int, kind: str):
-    """An argparse type accepting integers >= ``minimum``; errors say ``must be a {kind} integer``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < minimum:
-            raise argparse.ArgumentTypeError(f"must be a {kind} integer, got {text!r}")
-        return value
-
-    parse.__name__ = f"{kind.replace('-', '_')}_int"
-    return parse
-
-
-positive_int = _int_at_least(1, "positive")
-non_negative_int = _int_at_least(0, "non-negative")
-
-
-def cell_list(text: str) -> tuple[str, ...]:
-    """argparse type: a comma-separated list of cell kinds, e.g. ``lstm,gru``."""
-    kinds = tuple(part.strip().lower() for part in text.split(",") if part.strip())
-    unknown = [kind for kind in kinds if kind not in CELL_KINDS]
-    if not kinds or unknown:
-        raise argparse.ArgumentTypeError(
-            f"expected a comma-separated list of {', '.join(CELL_KINDS)}, got {text!r}")
-    return kinds
-
-
-def _add_seed(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default: %(default)s)")
+# Each family's subcommands live beside its code, in a module with a ``register`` function.
+COMMAND_MODULES = ()
 
 
 def _bench_rnn(args: argparse.Namespace) -> int:
@@ -84,12 +54,30 @@ def build_parser() -> argparse.ArgumentParser:
     rnn.add_argument("--units", type=positive_int, default=256, help="hidden units H")
     rnn.add_argument("--repeats", type=positive_int, default=10, help="timed calls (the median is reported)")
     rnn.add_argument("--warmup", type=non_negative_int, default=3, help="untimed calls before timing")
-    rnn.add_argument("--cells", type=cell_list, default=",".join(CELL_KINDS), help="comma-separated cell kinds")
+    rnn.add_argument("--cells", type=choice_list(CELL_KINDS), default=",".join(CELL_KINDS), help="comma-separated cell kinds")
     rnn.add_argument("--matmul-size", type=positive_int, default=2048, help="size N of the N x N roofline matmul")
     rnn.add_argument("--json", metavar="PATH", help="also write the rows and environment to this JSON file")
-    _add_seed(rnn)
+    add_seed(rnn)
     rnn.set_defaults(handler=_bench_rnn)
+
+    train = commands.add_parser("train", help="train a model", description="Train a model and write it to --out.")
+    trainers = train.add_subparsers(dest="model", metavar="MODEL", required=True)
+    sample = commands.add_parser("sample", help="sample from a trained model",
+                                 description="Sample from a trained model.")
+    samplers = sample.add_subparsers(dest="model", metavar="MODEL", required=True)
+    for register in _command_modules():
+        register(commands=commands, bench=benchmarks, train=trainers, sample=samplers)
     return parser
+
+
+def _command_modules():
+    """The ``register`` functions of each family's command module (each free of TensorFlow imports).
+
+    ``register(commands=, bench=, train=, sample=)`` adds that family's subparsers to the groups given.
+    """
+    import importlib
+
+    return [importlib.import_module(name).register for name in COMMAND_MODULES]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,64 @@
+"""Tests of zoo.runtime: seeding, strategies, output folders, atomic writes and image grids."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from zoo import runtime
+
+
+def test_image_grid_layout_and_png(tmp_path):
+    images = np.stack([np.full((4, 5), value) for value in (0.0, 0.5, 1.0)])
+    grid = runtime.image_grid(images, columns=2, padding=1)
+    assert grid.shape == (2 * 5 + 1, 2 * 6 + 1, 1) and grid.dtype == np.uint8
+    assert grid[1, 1, 0] == 0 and grid[1, 7, 0] == 128 and grid[6, 1, 0] == 255
+    path = runtime.save_image_grid(images, tmp_path / "grid.png", columns=2)
+    assert Image.open(path).size == (2 * 7 + 2, 2 * 6 + 2)
+    rgb = runtime.image_grid(np.zeros((2, 3, 3, 3)) - 1.0, value_range=(-1.0, 1.0))
+    assert rgb.shape[-1] == 3 and rgb[2, 2, 0] == 0
+
+
+@pytest.mark.parametrize("shape", [(0, 4, 4), (2, 4), (2, 4, 4, 2)])
+def test_image_grid_rejects_bad_shapes(shape):
+    with pytest.raises(ValueError, match="expected images"):
+        runtime.image_grid(np.zeros(shape))
+
+
+def test_atomic_path_keeps_earlier_content_on_failure(tmp_path):
+    target = runtime.write_json({"epoch": 1}, tmp_path / "metrics.json")
+    with pytest.raises(RuntimeError):
+        with runtime.atomic_path(target) as temporary:
+            temporary.write_text("{partial")
+            raise RuntimeError("killed mid-write")
+    assert json.loads(target.read_text()) == {"epoch": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+def test_prepare_out_dir_errors(tmp_path):
+    assert runtime.prepare_out_dir(tmp_path / "a" / "b").is_dir()
+    file = tmp_path / "file"
+    file.write_text("x")
+    with pytest.raises(NotADirectoryError, match="not a directory"):
+        runtime.prepare_out_dir(file)
+
+
+def test_strategies_and_seed(monkeypatch):
+    import tensorflow as tf
+
+    assert runtime.get_strategy("none").num_replicas_in_sync == 1
+    assert runtime.get_strategy("mirrored", devices=1).num_replicas_in_sync == 1
+    with pytest.raises(ValueError, match="unknown distribution strategy"):
+        runtime.get_strategy("ring")
+    with pytest.raises(ValueError, match="asked for 99 devices"):
+        runtime.get_strategy("mirrored", devices=99)
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(ValueError, match="TF_CONFIG"):
+        runtime.get_strategy("multiworker")
+    runtime.set_seed(5)
+    first = tf.random.uniform((3,)).numpy()
+    runtime.set_seed(5)
+    np.testing.assert_array_equal(first, tf.random.uniform((3,)).numpy())
+    with pytest.raises(ValueError, match="seed"):
+        runtime.set_seed(-1)

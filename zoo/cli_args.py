@@ -1,0 +1,75 @@
+"""Argument types and common flags shared by every ``kzoo`` subcommand.
+
+Kept free of TensorFlow imports: the parsers are built on every ``kzoo`` call, including ``--help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+
+def _int_at_least(minimum: int, kind: str):
+    """An argparse type accepting integers >= ``minimum``; errors say ``must be a {kind} integer``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"must be a {kind} integer, got {text!r}")
+        return value
+
+    parse.__name__ = f"{kind.replace('-', '_')}_int"
+    return parse
+
+
+positive_int = _int_at_least(1, "positive")
+non_negative_int = _int_at_least(0, "non-negative")
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite float > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def unit_interval_float(text: str) -> float:
+    """argparse type: a float in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text!r}")
+    return value
+
+
+def choice_list(valid: tuple[str, ...]):
+    """argparse type: a comma-separated list of names from ``valid``; errors list the valid names."""
+
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(part.strip().lower() for part in text.split(",") if part.strip())
+        unknown = [name for name in names if name not in valid]
+        if not names or unknown:
+            raise argparse.ArgumentTypeError(
+                f"unknown name(s) {', '.join(unknown) or repr(text)}; expected a comma-separated list of "
+                f"{', '.join(valid)}")
+        return names
+
+    parse.__name__ = "name_list"
+    return parse
+
+
+def add_seed(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default: %(default)s)")
+
+
+def add_out(parser: argparse.ArgumentParser, default: str, what: str = "outputs") -> None:
+    parser.add_argument("--out", metavar="DIR", default=default, help=f"directory for the {what} (default: %(default)s)")
