@@ -19,6 +19,7 @@ _EXPORTS = {
     "GRU": "zoo.layers",
     "LinearRNN": "zoo.layers",
     "lstm_param_count": "zoo.params",
+    "bptt": "zoo.backprop",
 }
 
 __all__ = ["__version__", *_EXPORTS]
