@@ -149,3 +149,12 @@ def test_bptt_rejects_bad_arguments(kwargs, match):
     arguments = {"h0": h0, **weights, **kwargs}
     with pytest.raises(ValueError, match=match):
         zoo.bptt(x, y, **arguments)
+
+
+def test_module_docstring_example_runs():
+    import doctest
+
+    import zoo.backprop
+
+    failures, tried = doctest.testmod(zoo.backprop)
+    assert tried >= 3 and failures == 0
