@@ -74,7 +74,10 @@ def atomic_path(path: str | os.PathLike):
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent)
+    # Keep every suffix (Keras checks names like ``x.weights.h5``), after a marker that says what the file is.
+    suffixes = "".join(target.suffixes)
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name[:len(target.name) - len(suffixes)]}.",
+                                     suffix=f".tmp{suffixes}", dir=target.parent)
     os.close(fd)
     try:
         yield Path(temporary)
@@ -89,6 +92,16 @@ def write_json(data, path: str | os.PathLike) -> Path:
     with atomic_path(path) as temporary:
         temporary.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     return Path(path)
+
+
+def save_model(model, path: str | os.PathLike) -> Path:
+    """``model.save`` to a ``.keras`` file, atomically: a kill mid-save leaves the earlier file intact."""
+    target = Path(path)
+    if target.suffix != ".keras":
+        raise ValueError(f"model files end in .keras, got {target}")
+    with atomic_path(target) as temporary:
+        model.save(temporary)
+    return target
 
 
 def image_grid(images, columns: int | None = None, padding: int = 2, value_range=(0.0, 1.0)) -> np.ndarray:
@@ -126,12 +139,13 @@ def training_callbacks(out_dir: str | os.PathLike, save_freq="epoch", tensorboar
     """The standard callbacks of a ``kzoo train`` run writing into ``out_dir``.
 
     ``BackupAndRestore`` (``out_dir/backup``) makes a rerun with the same folder resume where the last one
-    stopped (mid-epoch too when ``save_freq`` is a number of batches); ``TensorBoard`` logs go to ``out_dir/logs``.
+    stopped (mid-epoch too when ``save_freq`` is a number of batches); the backup is kept after the last epoch,
+    so rerunning a finished run with more epochs continues it. ``TensorBoard`` logs go to ``out_dir/logs``.
     """
     import keras
 
     out = Path(out_dir)
-    callbacks = [keras.callbacks.BackupAndRestore(str(out / "backup"), save_freq=save_freq)]
+    callbacks = [keras.callbacks.BackupAndRestore(str(out / "backup"), save_freq=save_freq, delete_checkpoint=False)]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False))
     return callbacks

@@ -1,0 +1,106 @@
+"""``kzoo train t2i``, ``kzoo generate`` and ``kzoo evaluate t2i``: parsers (free of TensorFlow imports) over
+:func:`gan.train.train_t2i`, :func:`gan.generate.generate_grid` and :func:`gan.metrics.evaluate_t2i`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from zoo.cli_args import add_out, add_seed, positive_float, positive_int
+
+DATASETS = ("shapes", "mnist", "fashion_mnist", "flowers102")  # gan.data.DATASETS (importing it is slower)
+STRATEGIES = ("none", "mirrored", "multiworker")
+
+
+def _train_t2i(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from gan.train import T2IConfig, train_t2i
+
+    config = T2IConfig(dataset=args.dataset, data_dir=args.data_dir, captions_dir=args.captions_dir,
+                       image_size=args.image_size, batch_size=args.batch_size, epochs=args.epochs,
+                       steps_per_epoch=args.steps_per_epoch, seed=args.seed, ngf=args.ngf, ndf=args.ndf,
+                       learning_rate=args.learning_rate, distribute=args.distribute, devices=args.devices,
+                       deterministic=args.deterministic, limit=args.limit)
+    metrics = train_t2i(config, args.out)
+    if metrics.get("stopped"):
+        print(f"training stopped early: {metrics['stopped']}")
+        return 1
+    print(f"wrote {os.path.join(args.out, 'model.keras')} ({metrics['images_per_second'] or 0:.1f} images/s); "
+          f"samples in {os.path.join(args.out, 'samples')}")
+    if args.dataset == "shapes" and args.evaluate:
+        from gan.metrics import evaluate_t2i
+
+        print(json.dumps(evaluate_t2i(args.out, seed=args.seed), indent=2))
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from gan.generate import generate_grid
+
+    result = generate_grid(args.model, args.captions, args.output, n=args.n, seed=args.seed,
+                           interpolate=args.interpolate)
+    print(f"wrote {result['output']} ({result['images']} images in {result['seconds']:.2f} s)")
+    return 0
+
+
+def _evaluate_t2i(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from gan.metrics import evaluate_t2i
+
+    print(json.dumps(evaluate_t2i(args.model, seed=args.seed, samples=args.samples), indent=2))
+    return 0
+
+
+def register(commands, bench, train, sample) -> None:
+    parser = train.add_parser(
+        "t2i", help="train the GAN-INT-CLS text-to-image model",
+        description="Train a char-RNN text encoder and a conditional DCGAN (GAN-INT-CLS, Reed et al. 2016). "
+                    "Rerunning with the same --out resumes from the last finished epoch.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--dataset", choices=DATASETS, default="shapes", help="training data")
+    parser.add_argument("--data-dir", help="folder with the dataset's files (mnist/fashion_mnist IDX files, "
+                                           "flowers102 archive and .mat files)")
+    parser.add_argument("--captions-dir", help="flowers102: Reed et al.'s text_c10 caption folder")
+    parser.add_argument("--epochs", type=positive_int, default=6, help="epochs (a rerun continues up to this)")
+    parser.add_argument("--steps-per-epoch", type=positive_int, default=100, help="batches per epoch")
+    parser.add_argument("--batch-size", type=positive_int, default=64, help="global batch size")
+    parser.add_argument("--image-size", type=int, choices=(32, 64), default=64, help="image side in pixels")
+    parser.add_argument("--ngf", type=positive_int, default=64, help="generator base channels")
+    parser.add_argument("--ndf", type=positive_int, default=64, help="discriminator base channels")
+    parser.add_argument("--learning-rate", type=positive_float, default=2e-4, help="Adam learning rate (G and D)")
+    parser.add_argument("--limit", type=positive_int, help="use only this many training examples")
+    parser.add_argument("--distribute", choices=STRATEGIES, default="none", help="tf.distribute strategy")
+    parser.add_argument("--devices", type=positive_int, help="devices for --distribute mirrored")
+    parser.add_argument("--deterministic", action="store_true", help="enable deterministic TF ops")
+    parser.add_argument("--no-evaluate", dest="evaluate", action="store_false",
+                        help="skip the attribute evaluation after training on shapes")
+    add_seed(parser)
+    add_out(parser, default="runs/t2i", what="model, samples, logs and checkpoints")
+    parser.set_defaults(handler=_train_t2i)
+
+    parser = commands.add_parser(
+        "generate", help="generate images from captions with a trained text-to-image model",
+        description="Generate --n images per caption and write them as a PNG grid, each row's caption beside it.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("captions", nargs="+", metavar="CAPTION", help="one or more captions")
+    parser.add_argument("--model", required=True, help="a `kzoo train t2i` output folder or a .keras file")
+    parser.add_argument("--n", type=positive_int, default=8, help="samples per caption (steps with --interpolate)")
+    parser.add_argument("--interpolate", action="store_true",
+                        help="interpolate between two captions' embeddings instead")
+    parser.add_argument("-o", "--output", default="generated.png", help="PNG file to write")
+    add_seed(parser)
+    parser.set_defaults(handler=_generate)
+
+    evaluate = commands.add_parser("evaluate", help="evaluate a trained model", description="Evaluate a model.")
+    evaluators = evaluate.add_subparsers(dest="model_kind", metavar="MODEL", required=True)
+    parser = evaluators.add_parser(
+        "t2i", help="attribute accuracy and diversity of a text-to-image model on held-out captions",
+        description="Print the text-to-image metrics as JSON (shapes: attribute accuracy on held-out captions "
+                    "judged by a classifier trained on real renderings, and sample diversity).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--model", required=True, help="a `kzoo train t2i` output folder or a .keras file")
+    parser.add_argument("--samples", type=positive_int, default=1000, help="held-out captions to generate for")
+    add_seed(parser)
+    parser.set_defaults(handler=_evaluate_t2i)

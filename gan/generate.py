@@ -1,0 +1,53 @@
+"""Loading a trained text-to-image model and generating from captions: what ``kzoo generate`` runs."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import keras
+
+from gan.grid import save_captioned_grid, save_interpolation_grid
+from gan.model import TextToImageGAN
+
+
+def load_t2i(ref: str | os.PathLike) -> TextToImageGAN:
+    """A :class:`TextToImageGAN` from a training folder (its ``model.keras``) or a ``.keras`` file."""
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        path = path / "model.keras"
+    if not path.is_file():
+        raise FileNotFoundError(f"no text-to-image model at {path}: pass the --out folder of `kzoo train t2i` "
+                                "or a .keras file")
+    model = keras.models.load_model(path, safe_mode=True)
+    if not isinstance(model, TextToImageGAN):
+        raise ValueError(f"{path} holds a {type(model).__name__}, not a text-to-image model (TextToImageGAN)")
+    return model
+
+
+def generate_grid(model_ref, captions, output, n: int = 8, seed: int = 0, interpolate: bool = False) -> dict:
+    """Generate ``n`` samples per caption (or, with ``interpolate``, ``n`` steps from the first caption to the
+    second, for four noise vectors) and write a captioned PNG grid to ``output``.
+
+    Captions of any content are accepted: they are lowercased, characters outside the vocabulary map to the
+    unknown id, and text beyond the model's ``max_length`` is cut. Returns timings and the image shape.
+    """
+    captions = [captions] if isinstance(captions, str) else list(captions)
+    if not captions:
+        raise ValueError("give at least one caption")
+    if interpolate and len(captions) != 2:
+        raise ValueError(f"--interpolate needs exactly two captions, got {len(captions)}")
+    model = load_t2i(model_ref) if not isinstance(model_ref, TextToImageGAN) else model_ref
+    started = time.perf_counter()
+    if interpolate:
+        images = model.interpolate(captions[0], captions[1], steps=n, n=4, seed=seed)
+        seconds = time.perf_counter() - started
+        path = save_interpolation_grid(images, captions[0], captions[1], output)
+    else:
+        z = model.fixed_noise(len(captions) * n, seed)
+        images = model.generate(captions, n=n, z=z)
+        seconds = time.perf_counter() - started
+        path = save_captioned_grid(images, captions, output)
+    return {"output": str(path), "images": int(images.shape[0] * images.shape[1]), "seconds": seconds,
+            "image_size": int(images.shape[-2])}

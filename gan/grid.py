@@ -1,0 +1,62 @@
+"""Sample grids with each row's caption written beside it (pillow), saved as PNG."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from zoo.runtime import atomic_path, image_grid
+
+
+def _font(size: int):
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # pillow < 10.1 has only the fixed bitmap font
+        return ImageFont.load_default()
+
+
+def captioned_grid(images, captions, caption_width: int = 220, padding: int = 2) -> Image.Image:
+    """``images`` [rows, columns, S, S, 3] in [−1, 1] and one caption per row → a PIL image.
+
+    Each row of samples is preceded by its caption, wrapped to fit ``caption_width`` pixels.
+    """
+    images = np.asarray(images)
+    if images.ndim != 5 or images.shape[-1] != 3:
+        raise ValueError(f"expected images [rows, columns, S, S, 3], got shape {images.shape}")
+    rows, columns, size = images.shape[0], images.shape[1], images.shape[2]
+    if len(captions) != rows:
+        raise ValueError(f"got {len(captions)} captions for {rows} rows of images")
+    tiles = image_grid(images.reshape(rows * columns, *images.shape[2:]), columns=columns, padding=padding,
+                       value_range=(-1.0, 1.0))
+    canvas = Image.new("RGB", (caption_width + tiles.shape[1], tiles.shape[0]), "white")
+    canvas.paste(Image.fromarray(tiles), (caption_width, 0))
+    draw = ImageDraw.Draw(canvas)
+    font_size = max(9, min(14, size // 4))
+    font = _font(font_size)
+    characters = max(8, int(caption_width / (0.55 * font_size)))
+    for row, caption in enumerate(captions):
+        lines = textwrap.wrap(str(caption), characters)[: max(1, size // (font_size + 2))] or [""]
+        top = padding + row * (size + padding)
+        for index, line in enumerate(lines):
+            draw.text((4, top + index * (font_size + 2)), line, fill="black", font=font)
+    return canvas
+
+
+def save_captioned_grid(images, captions, path: str | os.PathLike, **kwargs) -> Path:
+    """Write :func:`captioned_grid` as a PNG, atomically."""
+    canvas = captioned_grid(images, captions, **kwargs)
+    with atomic_path(path) as temporary:
+        canvas.save(temporary, format="PNG")
+    return Path(path)
+
+
+def save_interpolation_grid(images, caption_a: str, caption_b: str, path: str | os.PathLike) -> Path:
+    """``images`` [n, steps, S, S, 3] from :meth:`TextToImageGAN.interpolate`, one row per noise vector, labelled
+    with the two captions."""
+    images = np.asarray(images)
+    label = f"{caption_a}  →  {caption_b}"
+    return save_captioned_grid(images, [label] * images.shape[0], path)

@@ -1,0 +1,302 @@
+"""GAN-INT-CLS: a conditional DCGAN whose generator and discriminator both see a text embedding.
+
+S. Reed, Z. Akata, X. Yan, L. Logeswaran, B. Schiele, H. Lee, "Generative Adversarial Text to Image
+Synthesis", ICML 2016. With ψ(t) the text encoder and φ(t) = LeakyReLU(Dense(ψ(t))) its projection:
+
+* G(z, t): [z ; φ_G(t)] → Dense → 4×4×(8·ngf) → transposed convolutions (BatchNorm, ReLU) → tanh image.
+* D(x, t): stride-2 convolutions (BatchNorm, LeakyReLU 0.2) down to 4×4×(8·ndf); φ_D(t) tiled over the 4×4
+  grid and concatenated; 1×1 convolution; 4×4 convolution → one logit.
+* GAN-CLS (matching-aware) discriminator loss, with s_r = D(x, h), s_w = D(x, ĥ) for a mismatched caption ĥ,
+  s_f = D(G(z, h), h):  L_D = log s_r + ½ (log(1 − s_w) + log(1 − s_f))  (as a loss: BCE terms, ½ on both
+  "fake" terms).
+* GAN-INT: the generator is also trained on interpolated embeddings h_β = β·h_1 + (1 − β)·h_2 (β = ½), for
+  which no real image exists: L_G = −log D(G(z, h), h) − λ·log D(G(z, h_β), h_β).
+
+All weights start from N(0, 0.02) (BatchNorm scales from N(1, 0.02)), as in DCGAN.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers, ops
+
+INIT = keras.initializers.RandomNormal(0.0, 0.02)
+GAMMA_INIT = keras.initializers.RandomNormal(1.0, 0.02)
+
+
+def _check_image_size(image_size):
+    if (isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size < 8
+            or image_size & (image_size - 1)):
+        raise ValueError(f"`image_size` must be a power of two >= 8 (e.g. 32 or 64), got {image_size!r}")
+    return int(image_size)
+
+
+def _positive(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _batch_norm(name):
+    return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, gamma_initializer=GAMMA_INIT, name=name)
+
+
+def text_projection(dim, name):
+    """φ(t) = LeakyReLU_0.2(Dense(ψ(t))): compresses the text embedding before it joins the image path."""
+    return keras.Sequential([layers.Dense(dim, kernel_initializer=INIT, name="dense"), layers.LeakyReLU(0.2)],
+                            name=name)
+
+
+def build_generator(image_size, z_dim, text_dim, text_proj_dim, ngf):
+    """G(z, ψ(t)) → image [B, S, S, 3] in [−1, 1]."""
+    doublings = int(math.log2(image_size // 4))
+    z = keras.Input((z_dim,), name="z")
+    text = keras.Input((text_dim,), name="text_embedding")
+    x = layers.Concatenate()([z, text_projection(text_proj_dim, "g_text_projection")(text)])
+    channels = ngf * 2 ** (doublings - 1)
+    x = layers.Dense(4 * 4 * channels, use_bias=False, kernel_initializer=INIT, name="g_dense")(x)
+    x = layers.Reshape((4, 4, channels))(x)
+    x = layers.ReLU()(_batch_norm("g_bn0")(x))
+    for index in range(1, doublings):
+        channels //= 2
+        x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=False,
+                                   kernel_initializer=INIT, name=f"g_deconv{index}")(x)
+        x = layers.ReLU()(_batch_norm(f"g_bn{index}")(x))
+    image = layers.Conv2DTranspose(3, 4, strides=2, padding="same", activation="tanh", kernel_initializer=INIT,
+                                   name="g_image")(x)
+    return keras.Model([z, text], image, name="generator")
+
+
+def build_discriminator(image_size, text_dim, text_proj_dim, ndf):
+    """D(x, ψ(t)) → one logit (before the sigmoid)."""
+    doublings = int(math.log2(image_size // 4))
+    image = keras.Input((image_size, image_size, 3), name="image")
+    text = keras.Input((text_dim,), name="text_embedding")
+    x = image
+    for index in range(doublings):
+        x = layers.Conv2D(ndf * 2 ** index, 4, strides=2, padding="same", use_bias=index == 0,
+                          kernel_initializer=INIT, name=f"d_conv{index}")(x)
+        if index > 0:
+            x = _batch_norm(f"d_bn{index}")(x)
+        x = layers.LeakyReLU(0.2)(x)
+    projected = text_projection(text_proj_dim, "d_text_projection")(text)
+    tiled = layers.Reshape((1, 1, text_proj_dim))(projected)
+    tiled = layers.UpSampling2D(size=4)(tiled)  # copy over the 4×4 grid
+    x = layers.Concatenate()([x, tiled])
+    x = layers.Conv2D(ndf * 2 ** (doublings - 1), 1, use_bias=False, kernel_initializer=INIT, name="d_joint")(x)
+    x = layers.LeakyReLU(0.2)(_batch_norm("d_joint_bn")(x))
+    logit = layers.Conv2D(1, 4, padding="valid", kernel_initializer=INIT, name="d_logit")(x)
+    return keras.Model([image, text], layers.Reshape(())(logit), name="discriminator")
+
+
+def _bce(logits, label):
+    """Per-example binary cross-entropy −[y·log σ(s) + (1 − y)·log(1 − σ(s))] of logits against a constant."""
+    return tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.ones_like(logits) * label, logits=logits)
+
+
+def gan_int_cls_losses(s_real, s_wrong, s_fake, s_int=None, interpolation_weight=1.0):
+    """Per-example GAN-CLS / GAN-INT losses from the discriminator's logits.
+
+    L_D = −log σ(s_real) − ½[log(1 − σ(s_wrong)) + log(1 − σ(s_fake))]
+    L_G = −log σ(s_fake) − λ·log σ(s_int)   (the second term only with interpolated captions)
+    """
+    d_loss = _bce(s_real, 1.0) + 0.5 * (_bce(s_wrong, 0.0) + _bce(s_fake, 0.0))
+    g_loss = _bce(s_fake, 1.0)
+    if s_int is not None:
+        g_loss += interpolation_weight * _bce(s_int, 1.0)
+    return d_loss, g_loss
+
+
+@keras.saving.register_keras_serializable(package="kzoo")
+class TextToImageGAN(keras.Model):
+    """GAN-INT-CLS text-to-image model (see the module docstring).
+
+    Args:
+        text_encoder: a Keras layer mapping int32 character ids [B, L] to an embedding [B, E] (e.g.
+            ``zoo.text.CharRNNEncoder``); its vocabulary (``.vocab``) turns captions into ids.
+        image_size: a power of two >= 8 (64 as in the paper; 32 for quick runs).
+        z_dim, text_proj_dim: noise size and size of the projected text embedding.
+        ngf, ndf: base channel counts of G and D (64 in DCGAN).
+        train_text_encoder: False freezes the encoder (pretrained, e.g. with ``zoo.text.JointEmbedding``); True
+            trains it jointly, through the discriminator's matching-aware loss.
+        interpolation_weight: λ of the GAN-INT term (0 turns it off); ``beta`` the interpolation weight.
+        max_length: captions are encoded to this many characters (201 in Reed et al.), longer ones truncated.
+    Data for ``fit``: dicts ``{"image": [B, S, S, 3] in [−1, 1], "text_ids": int32 [B, L]}``.
+    """
+
+    def __init__(self, text_encoder, image_size=64, z_dim=100, text_proj_dim=128, ngf=64, ndf=64,
+                 train_text_encoder=False, interpolation_weight=1.0, beta=0.5, max_length=201, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(text_encoder, dict):
+            text_encoder = keras.saving.deserialize_keras_object(text_encoder)
+        if not isinstance(text_encoder, keras.Layer):
+            raise TypeError(f"`text_encoder` must be a Keras layer mapping character ids to a vector, "
+                            f"got {type(text_encoder).__name__}")
+        self.text_encoder = text_encoder
+        self.image_size = _check_image_size(image_size)
+        self.z_dim = _positive(z_dim, "z_dim")
+        self.text_proj_dim = _positive(text_proj_dim, "text_proj_dim")
+        self.ngf = _positive(ngf, "ngf")
+        self.ndf = _positive(ndf, "ndf")
+        self.train_text_encoder = bool(train_text_encoder)
+        if not 0.0 <= float(interpolation_weight):
+            raise ValueError(f"`interpolation_weight` must be >= 0, got {interpolation_weight!r}")
+        if not 0.0 <= float(beta) <= 1.0:
+            raise ValueError(f"`beta` must be in [0, 1], got {beta!r}")
+        self.interpolation_weight = float(interpolation_weight)
+        self.beta = float(beta)
+        self.max_length = _positive(max_length, "max_length")
+        self.text_encoder.trainable = self.train_text_encoder
+        text_dim = self._text_dim()
+        self.generator = build_generator(self.image_size, self.z_dim, text_dim, self.text_proj_dim, self.ngf)
+        self.discriminator = build_discriminator(self.image_size, text_dim, self.text_proj_dim, self.ndf)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.real_score_tracker = keras.metrics.Mean(name="d_real")
+        self.fake_score_tracker = keras.metrics.Mean(name="d_fake")
+        self.wrong_score_tracker = keras.metrics.Mean(name="d_wrong")
+
+    def _text_dim(self):
+        for name in ("output_dim", "units"):
+            value = getattr(self.text_encoder, name, None)
+            if isinstance(value, (int, np.integer)):
+                return int(value)
+        raise ValueError("cannot tell the text encoder's output size: give it an `output_dim` attribute")
+
+    @property
+    def vocab(self):
+        return getattr(self.text_encoder, "vocab", None)
+
+    def build(self, input_shape=None):
+        ids = ops.zeros((1, self.max_length), dtype="int32")
+        embedding = self.text_encoder(ids)
+        self.generator([ops.zeros((1, self.z_dim)), embedding])
+        self.discriminator([ops.zeros((1, self.image_size, self.image_size, 3)), embedding])
+        self.built = True
+
+    # ----------------------------------------------------------------------------------------------- inference
+    def encode_text(self, captions_or_ids, training=False):
+        """ψ(t) for captions (strings, encoded with the encoder's vocabulary) or int ids [B, L]."""
+        if isinstance(captions_or_ids, str) or (isinstance(captions_or_ids, (list, tuple)) and captions_or_ids
+                                                and isinstance(captions_or_ids[0], str)):
+            if self.vocab is None:
+                raise ValueError("the text encoder has no `vocab`: pass character ids, not strings")
+            captions_or_ids = self.vocab.encode(captions_or_ids, max_length=self.max_length)
+        return self.text_encoder(ops.convert_to_tensor(captions_or_ids, dtype="int32"), training=training)
+
+    def call(self, inputs, training=False):
+        """Images for ``{"z": [B, z_dim], "text_ids": [B, L]}`` (or ``(z, text_ids)``)."""
+        z, ids = (inputs["z"], inputs["text_ids"]) if isinstance(inputs, dict) else inputs
+        return self.generator([z, self.text_encoder(ids, training=training)], training=training)
+
+    def fixed_noise(self, n, seed=0):
+        """``n`` noise vectors z ~ N(0, I) that depend only on ``seed`` (for sample grids across epochs)."""
+        return np.random.default_rng(seed).standard_normal((n, self.z_dim)).astype("float32")
+
+    def generate(self, captions, n=8, seed=None, z=None):
+        """``n`` images per caption: float32 [len(captions), n, S, S, 3] in [−1, 1]."""
+        captions = [captions] if isinstance(captions, str) else list(captions)
+        if not captions:
+            raise ValueError("`captions` must hold at least one caption")
+        n = _positive(n, "n")
+        embedding = self.encode_text(captions)
+        repeated = ops.repeat(embedding, n, axis=0)
+        if z is None:
+            z = keras.random.normal((len(captions) * n, self.z_dim), seed=seed)
+        z = ops.convert_to_tensor(z, dtype=repeated.dtype)
+        images = self.generator([z, repeated], training=False)
+        return ops.convert_to_numpy(images).reshape(len(captions), n, *images.shape[1:])
+
+    def interpolate(self, caption_a, caption_b, steps=8, n=1, seed=None):
+        """Images along h_β = (1 − β)·ψ(a) + β·ψ(b), β = 0..1, with the noise held fixed:
+        float32 [n, steps, S, S, 3]."""
+        steps = _positive(steps, "steps")
+        n = _positive(n, "n")
+        a, b = ops.split(self.encode_text([caption_a, caption_b]), 2, axis=0)
+        betas = ops.reshape(ops.linspace(0.0, 1.0, steps), (steps, 1))
+        path = (1.0 - betas) * a + betas * b  # [steps, E]
+        z = keras.random.normal((n, 1, self.z_dim), seed=seed)
+        z = ops.reshape(ops.broadcast_to(z, (n, steps, self.z_dim)), (n * steps, self.z_dim))
+        images = self.generator([z, ops.tile(path, (n, 1))], training=False)
+        return ops.convert_to_numpy(images).reshape(n, steps, *images.shape[1:])
+
+    # ----------------------------------------------------------------------------------------------- training
+    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
+        """Adam(2e-4, β₁ = 0.5) for both by default, as in DCGAN and Reed et al."""
+        super().compile(**kwargs)
+        self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        if not self.built:
+            self.build()
+        # Create the slots now, so that a checkpoint restored before the first step (BackupAndRestore)
+        # finds them.
+        self.d_optimizer.build(self._d_variables())
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    def get_compile_config(self):
+        if not getattr(self, "d_optimizer", None):
+            return None
+        return {"d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+                "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer)}
+
+    def compile_from_config(self, config):
+        self.compile(d_optimizer=keras.saving.deserialize_keras_object(config["d_optimizer"]),
+                     g_optimizer=keras.saving.deserialize_keras_object(config["g_optimizer"]))
+
+    def _d_variables(self):
+        variables = list(self.discriminator.trainable_variables)
+        if self.train_text_encoder:
+            variables += self.text_encoder.trainable_variables
+        return variables
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker, self.real_score_tracker, self.fake_score_tracker,
+                self.wrong_score_tracker]
+
+    def train_step(self, data):
+        images, ids = data["image"], data["text_ids"]
+        batch = tf.shape(images)[0]
+        # Losses are sums over this replica's examples divided by the global batch, so that the gradients
+        # summed across replicas are those of the mean loss.
+        global_batch = tf.cast(batch * tf.distribute.get_strategy().num_replicas_in_sync, tf.float32)
+        z = tf.random.normal((batch, self.z_dim))
+        z_int = tf.random.normal((batch, self.z_dim))
+        with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
+            text = self.text_encoder(ids, training=self.train_text_encoder)
+            wrong = tf.roll(text, shift=1, axis=0)  # another example's caption: a mismatched pair
+            fake = self.generator([z, text], training=True)
+            s_real = self.discriminator([images, text], training=True)
+            s_wrong = self.discriminator([images, wrong], training=True)
+            s_fake = self.discriminator([fake, text], training=True)
+            s_int = None
+            if self.interpolation_weight > 0:
+                g_text = tf.stop_gradient(text)
+                mixed = self.beta * g_text + (1.0 - self.beta) * tf.roll(g_text, shift=2, axis=0)
+                s_int = self.discriminator([self.generator([z_int, mixed], training=True), mixed], training=True)
+            d_per_example, g_per_example = gan_int_cls_losses(s_real, s_wrong, s_fake, s_int,
+                                                              self.interpolation_weight)
+            d_loss = tf.reduce_sum(d_per_example) / global_batch
+            g_loss = tf.reduce_sum(g_per_example) / global_batch
+        d_variables = self._d_variables()
+        self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_variables), d_variables))
+        g_variables = self.generator.trainable_variables
+        self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_variables), g_variables))
+        self.d_loss_tracker.update_state(tf.reduce_mean(d_per_example))
+        self.g_loss_tracker.update_state(tf.reduce_mean(g_per_example))
+        self.real_score_tracker.update_state(tf.reduce_mean(tf.sigmoid(s_real)))
+        self.fake_score_tracker.update_state(tf.reduce_mean(tf.sigmoid(s_fake)))
+        self.wrong_score_tracker.update_state(tf.reduce_mean(tf.sigmoid(s_wrong)))
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def get_config(self):
+        return {**super().get_config(),
+                "text_encoder": keras.saving.serialize_keras_object(self.text_encoder),
+                "image_size": self.image_size, "z_dim": self.z_dim, "text_proj_dim": self.text_proj_dim,
+                "ngf": self.ngf, "ndf": self.ndf, "train_text_encoder": self.train_text_encoder,
+                "interpolation_weight": self.interpolation_weight, "beta": self.beta,
+                "max_length": self.max_length}

@@ -1,0 +1,275 @@
+"""Training a text-to-image GAN: ``train_t2i(config, out_dir)``, what ``kzoo train t2i`` runs.
+
+Everything is built inside a ``tf.distribute`` strategy scope. A run writes into ``out_dir``:
+
+* ``config.json``: the configuration (plain data, :class:`T2IConfig`);
+* ``model.keras``: the whole model (text encoder with its vocabulary, generator, discriminator), saved atomically
+  at the end of every epoch;
+* ``samples/epoch_XXXX.png``: a grid for fixed captions and fixed noise, each row's caption beside it;
+* ``logs/``: TensorBoard scalars (losses, D scores) and the sample grid as an image;
+* ``backup/``: the resume point (``keras.callbacks.BackupAndRestore``): rerunning the same command continues
+  from the last finished epoch;
+* ``metrics.json``: losses, throughput, the reason training stopped, and the evaluation when it ran.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from gan.grid import captioned_grid, save_captioned_grid
+from gan.model import TextToImageGAN
+from zoo import runtime
+
+SAMPLE_CAPTIONS = {
+    "shapes": ["a small red circle in the top left", "a large blue square in the bottom right",
+               "a small green triangle in the top right", "a large yellow star in the bottom left"],
+    "mnist": ["a handwritten digit zero", "the number three written by hand", "a handwritten seven",
+              "a handwritten digit nine"],
+    "fashion_mnist": ["a photo of a sneaker", "a pair of trousers", "a bag", "an ankle boot"],
+    "flowers102": ["a photo of a sunflower, a kind of flower", "a photo of a pink primrose, a kind of flower",
+                   "a photo of a rose, a kind of flower", "a photo of a lotus, a kind of flower"],
+}
+
+
+@dataclasses.dataclass
+class T2IConfig:
+    """Everything a run depends on, as plain data (saved to ``config.json``)."""
+
+    dataset: str = "shapes"
+    data_dir: str | None = None
+    captions_dir: str | None = None
+    image_size: int = 64
+    batch_size: int = 64
+    epochs: int = 5
+    steps_per_epoch: int = 100
+    seed: int = 0
+    z_dim: int = 100
+    text_proj_dim: int = 128
+    ngf: int = 64
+    ndf: int = 64
+    embedding_dim: int = 32
+    text_units: int = 128
+    text_dim: int = 256
+    text_cell: str = "gru"
+    max_length: int = 96
+    train_text_encoder: bool = False
+    pretrain_steps: int = 300
+    pretrain_classes_per_batch: int = 64
+    interpolation_weight: float = 1.0
+    learning_rate: float = 2e-4
+    distribute: str = "none"
+    devices: int | None = None
+    deterministic: bool = False
+    collapse_patience: int = 3
+    sample_columns: int = 8
+    limit: int | None = None
+
+    @classmethod
+    def from_dict(cls, values: dict) -> T2IConfig:
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown configuration keys {unknown}; known keys: {sorted(known)}")
+        return cls(**values)
+
+
+class TrainingGuard(keras.callbacks.Callback):
+    """Stops training with a clear message on a non-finite loss, or on collapse: the discriminator's loss near
+    zero while the generator's grows, for ``patience`` epochs in a row. The message is kept in ``reason``."""
+
+    def __init__(self, patience: int = 3, d_loss_floor: float = 0.05):
+        super().__init__()
+        self.patience, self.d_loss_floor = patience, d_loss_floor
+        self.reason = None
+        self._previous_g_loss = None
+        self._strikes = 0
+
+    def _stop(self, reason):
+        self.reason = reason
+        self.model.stop_training = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        for name in ("d_loss", "g_loss"):
+            if name in logs and not math.isfinite(float(logs[name])):
+                self._stop(f"{name} became {float(logs[name])} at batch {batch}: training diverged. Lower the "
+                           "learning rate or the batch size, or restart from the last checkpoint with another seed")
+                return
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        d_loss, g_loss = float(logs.get("d_loss", np.nan)), float(logs.get("g_loss", np.nan))
+        growing = self._previous_g_loss is not None and g_loss > self._previous_g_loss
+        self._strikes = self._strikes + 1 if (d_loss < self.d_loss_floor and growing) else 0
+        self._previous_g_loss = g_loss
+        if self._strikes >= self.patience:
+            self._stop(f"collapse: the discriminator's loss stayed below {self.d_loss_floor} while the generator's "
+                       f"grew for {self.patience} epochs (d_loss {d_loss:.4f}, g_loss {g_loss:.3f} at epoch "
+                       f"{epoch + 1}). The generator no longer learns; lower D's learning rate, add noise to D's "
+                       "inputs, or restart from an earlier checkpoint")
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """At every epoch end: a captioned PNG of fixed captions × fixed noise, the model saved atomically, and the
+    grid logged to TensorBoard."""
+
+    def __init__(self, out_dir, captions, columns, seed, log_dir=None):
+        super().__init__()
+        self.out_dir = Path(out_dir)
+        self.captions = list(captions)
+        self.columns = columns
+        self.seed = seed
+        self.writer = tf.summary.create_file_writer(str(log_dir)) if log_dir else None
+        self.epoch_seconds = []
+        self._started = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch_seconds.append(time.perf_counter() - self._started)
+        z = self.model.fixed_noise(len(self.captions) * self.columns, self.seed)
+        images = self.model.generate(self.captions, n=self.columns, z=z)
+        path = save_captioned_grid(images, self.captions, self.out_dir / "samples" / f"epoch_{epoch + 1:04d}.png")
+        runtime.save_model(self.model, self.out_dir / "model.keras")
+        if self.writer is not None:
+            grid = np.asarray(captioned_grid(images, self.captions))[None].astype(np.float32) / 255.0
+            with self.writer.as_default(step=epoch + 1):
+                tf.summary.image("samples", grid)
+            self.writer.flush()
+        del path
+
+
+def build_text_encoder(config: T2IConfig, vocab=None):
+    """The char-RNN text encoder ψ (``zoo.text.CharRNNEncoder``) with Reed et al.'s alphabet."""
+    from zoo.text import CharRNNEncoder, CharVocab
+
+    return CharRNNEncoder(vocab or CharVocab(), embedding_dim=config.embedding_dim, cell=config.text_cell,
+                          units=config.text_units, output_dim=config.text_dim, name="text_encoder")
+
+
+def build_gan(config: T2IConfig, encoder) -> TextToImageGAN:
+    """The GAN around ``encoder``, compiled with Adam(learning_rate, β₁ = 0.5); call under a strategy scope."""
+    model = TextToImageGAN(encoder, image_size=config.image_size, z_dim=config.z_dim,
+                           text_proj_dim=config.text_proj_dim, ngf=config.ngf, ndf=config.ndf,
+                           train_text_encoder=config.train_text_encoder,
+                           interpolation_weight=config.interpolation_weight, max_length=config.max_length)
+    model.compile(d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=0.5),
+                  g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=0.5))
+    return model
+
+
+def class_captions(examples):
+    """(class ids [n], captions per class) for DS-SJE batches: the ``class`` label when the dataset has one,
+    otherwise each example's caption group (for shapes: one class per attribute combination)."""
+    if examples.caption_groups is None:
+        raise ValueError("the dataset gives no alternative captions to pretrain the text encoder with")
+    if "class" not in examples.labels:
+        return np.asarray(examples.caption_group, np.int64), [list(group) for group in examples.caption_groups]
+    labels = np.asarray(examples.labels["class"], np.int64)
+    captions = [set() for _ in range(int(labels.max()) + 1)]
+    for label, group in zip(labels, examples.caption_group):
+        captions[label].update(examples.caption_groups[group])
+    return labels, [sorted(texts) or [""] for texts in captions]
+
+
+def pretrain_text_encoder(config: T2IConfig, encoder, out: Path, verbose: int = 1) -> dict:
+    """Stage 1 (Reed et al.): train the char-RNN encoder with a small image encoder by the DS-SJE loss
+    (``zoo.text.JointEmbedding``) on batches with one image/caption pair per class. The weights are saved to
+    ``out/text_encoder.weights.h5``; a rerun loads them instead of training again."""
+    from gan.data import load_examples
+    from zoo.text.joint_embedding import JointEmbedding, class_batches
+
+    weights = out / "text_encoder.weights.h5"
+    if weights.is_file():
+        encoder.load_weights(weights)
+        return {"pretrain": "loaded"}
+    examples = load_examples(config.dataset, "train", config.image_size, config.seed, config.data_dir,
+                             config.captions_dir, limit=config.limit)
+    labels, captions = class_captions(examples)
+    classes = len(np.unique(labels))
+    joint = JointEmbedding(encoder, name="joint_embedding")
+    joint.compile(optimizer=keras.optimizers.Adam(1e-3))
+    batches = class_batches(examples.images, labels, captions, encoder.vocab,
+                            max_length=config.max_length, seed=config.seed,
+                            classes_per_batch=min(config.pretrain_classes_per_batch, classes))
+    history = joint.fit(batches, epochs=1, steps_per_epoch=config.pretrain_steps, verbose=verbose)
+    with runtime.atomic_path(weights) as temporary:
+        encoder.save_weights(temporary)
+    return {"pretrain": {key: float(values[-1]) for key, values in history.history.items()}}
+
+
+def training_dataset(config: T2IConfig, vocab, global_batch: int):
+    """``{"image", "text_ids"}`` batches, repeated: the dataset's captions tokenized in the pipeline."""
+    from gan.data import make_dataset
+    from zoo.text import CharTokenizer
+
+    tokenizer = CharTokenizer(vocab, max_length=config.max_length)
+    dataset = make_dataset(config.dataset, split="train", batch_size=global_batch, image_size=config.image_size,
+                           seed=config.seed, data_dir=config.data_dir, captions_dir=config.captions_dir,
+                           shuffle=True, repeat=True, limit=config.limit)
+    return dataset.map(lambda batch: {"image": batch["image"], "text_ids": tokenizer(batch["caption"])},
+                       num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def train_t2i(config: T2IConfig, out_dir: str | os.PathLike, verbose: int = 1) -> dict:
+    """Train (or resume) a GAN-INT-CLS model as described in the module docstring; return the metrics."""
+    from gan.data import DATASETS
+
+    if config.dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {config.dataset!r}; choose one of {', '.join(DATASETS)}")
+    out = runtime.prepare_out_dir(out_dir)
+    config_path = out / "config.json"
+    if config_path.exists():
+        previous = json.loads(config_path.read_text())
+        changed = {key: (previous.get(key), value) for key, value in dataclasses.asdict(config).items()
+                   if key != "epochs" and previous.get(key) != value}
+        if changed and (out / "backup").exists():
+            raise ValueError(f"{out} holds a run with another configuration {changed} (old, new); resume with the "
+                             "same arguments (only --epochs may grow) or choose another --out")
+    runtime.write_json(dataclasses.asdict(config), config_path)
+    runtime.set_seed(config.seed, deterministic=config.deterministic)
+    strategy = runtime.get_strategy(config.distribute, config.devices)
+    global_batch = config.batch_size
+    if global_batch % strategy.num_replicas_in_sync:
+        raise ValueError(f"--batch-size {global_batch} must be divisible by the {strategy.num_replicas_in_sync} "
+                         "replicas")
+    with strategy.scope():
+        encoder = build_text_encoder(config)
+        pretraining = (pretrain_text_encoder(config, encoder, out, verbose)
+                       if config.pretrain_steps > 0 else {"pretrain": None})
+        model = build_gan(config, encoder)
+    dataset = training_dataset(config, model.vocab, global_batch)
+    guard = TrainingGuard(patience=config.collapse_patience)
+    captions = SAMPLE_CAPTIONS[config.dataset]
+    samples = SampleGrid(out, captions, config.sample_columns, config.seed, log_dir=out / "logs" / "samples")
+    callbacks = runtime.training_callbacks(out) + [guard, samples]
+    started = time.perf_counter()
+    history = model.fit(dataset, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
+                        callbacks=callbacks, verbose=verbose)
+    seconds = time.perf_counter() - started
+    runtime.save_model(model, out / "model.keras")
+    epochs_run = len(samples.epoch_seconds)
+    steady = samples.epoch_seconds[1:] or samples.epoch_seconds
+    images_per_second = (config.steps_per_epoch * global_batch / float(np.median(steady))) if steady else None
+    metrics = {
+        "epochs_run_now": epochs_run,
+        "stopped": guard.reason,
+        "seconds": seconds,
+        "images_per_second": images_per_second,
+        "history": {key: [float(v) for v in values] for key, values in history.history.items()},
+        **pretraining,
+    }
+    if guard.reason:
+        metrics["error"] = guard.reason
+    runtime.write_json(metrics, out / "metrics.json")
+    return metrics

@@ -1,0 +1,136 @@
+"""gan.TextToImageGAN: architecture, the GAN-INT-CLS losses against NumPy, training through fit, saving,
+generation and interpolation, the captioned grid and the training guard."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gan.grid import captioned_grid, save_captioned_grid
+from gan.model import TextToImageGAN, build_discriminator, build_generator, gan_int_cls_losses
+from gan.train import TrainingGuard
+from zoo.text import CharRNNEncoder, CharVocab
+
+
+def _tiny_gan(**kwargs):
+    encoder = CharRNNEncoder(CharVocab(), embedding_dim=8, cell="gru", units=16, output_dim=24)
+    arguments = dict(image_size=16, z_dim=8, text_proj_dim=8, ngf=8, ndf=8, max_length=24)
+    arguments.update(kwargs)
+    model = TextToImageGAN(encoder, **arguments)
+    model.compile()
+    return model
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_generator_and_discriminator_shapes(size):
+    generator = build_generator(size, z_dim=100, text_dim=64, text_proj_dim=128, ngf=16)
+    discriminator = build_discriminator(size, text_dim=64, text_proj_dim=128, ndf=16)
+    images = generator([tf.zeros((2, 100)), tf.ones((2, 64))])
+    assert images.shape == (2, size, size, 3)
+    assert float(tf.reduce_max(tf.abs(images))) <= 1.0
+    assert discriminator([images, tf.ones((2, 64))]).shape == (2,)
+    # G starts from a 4×4×(8·ngf) tensor (for 64 px) and D ends at 4×4×(8·ndf) before the text joins.
+    top = 16 * 2 ** (int(np.log2(size // 4)) - 1)
+    assert generator.get_layer("g_dense").kernel.shape == (100 + 128, 4 * 4 * top)
+    assert discriminator.get_layer("d_joint").kernel.shape == (1, 1, top + 128, top)
+    kernel = discriminator.get_layer("d_conv1").kernel.numpy()
+    assert abs(kernel.std() - 0.02) < 0.002 and abs(kernel.mean()) < 0.002  # N(0, 0.02)
+
+
+def _bce(logits, label):
+    p = 1 / (1 + np.exp(-logits))
+    return -(label * np.log(p) + (1 - label) * np.log(1 - p))
+
+
+def test_gan_int_cls_losses_equal_numpy():
+    rng = np.random.default_rng(0)
+    s_real, s_wrong, s_fake, s_int = (rng.normal(size=5) for _ in range(4))
+    d, g = gan_int_cls_losses(*(tf.constant(v) for v in (s_real, s_wrong, s_fake, s_int)), interpolation_weight=0.7)
+    np.testing.assert_allclose(d, _bce(s_real, 1) + 0.5 * (_bce(s_wrong, 0) + _bce(s_fake, 0)), rtol=1e-6)
+    np.testing.assert_allclose(g, _bce(s_fake, 1) + 0.7 * _bce(s_int, 1), rtol=1e-6)
+    _, g_only = gan_int_cls_losses(*(tf.constant(v) for v in (s_real, s_wrong, s_fake)))
+    np.testing.assert_allclose(g_only, _bce(s_fake, 1), rtol=1e-6)
+
+
+def test_fit_updates_generator_and_discriminator_not_frozen_encoder():
+    keras.utils.set_random_seed(0)
+    model = _tiny_gan()
+    images = np.random.default_rng(0).uniform(-1, 1, (32, 16, 16, 3)).astype("float32")
+    ids = model.vocab.encode(["a red circle", "a blue square"] * 16, 24)
+    data = tf.data.Dataset.from_tensor_slices({"image": images, "text_ids": ids}).batch(8)
+    before = {name: [w.numpy().copy() for w in part.weights]
+              for name, part in (("g", model.generator), ("d", model.discriminator), ("t", model.text_encoder))}
+    history = model.fit(data, epochs=2, verbose=0)
+    assert set(history.history) == {"d_loss", "g_loss", "d_real", "d_fake", "d_wrong"}
+    assert all(np.isfinite(v).all() for v in history.history.values())
+    changed = {name: any(not np.array_equal(a, b.numpy()) for a, b in zip(weights, part.weights))
+               for (name, weights), part in zip(before.items(),
+                                                (model.generator, model.discriminator, model.text_encoder))}
+    assert changed == {"g": True, "d": True, "t": False}
+
+
+def test_jointly_trained_encoder_is_updated():
+    model = _tiny_gan(train_text_encoder=True, interpolation_weight=0.0)
+    ids = model.vocab.encode(["a red circle", "a blue square"] * 4, 24)
+    before = [w.numpy().copy() for w in model.text_encoder.trainable_weights]
+    model.fit({"image": np.zeros((8, 16, 16, 3), "float32"), "text_ids": ids}, batch_size=8, verbose=0)
+    assert any(not np.array_equal(a, w.numpy()) for a, w in zip(before, model.text_encoder.trainable_weights))
+
+
+def test_save_load_generate_and_interpolate(tmp_path):
+    model = _tiny_gan()
+    path = tmp_path / "gan.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path, safe_mode=True)
+    assert isinstance(loaded, TextToImageGAN) and loaded.get_config()["max_length"] == 24
+    z = model.fixed_noise(6, seed=3)
+    captions = ["a small red circle", "", "🙂 émoji " + "x" * 10_000]  # empty, long and unknown characters
+    np.testing.assert_allclose(model.generate(captions, n=2, z=z), loaded.generate(captions, n=2, z=z), atol=1e-6)
+    assert model.generate(captions, n=2, z=z).shape == (3, 2, 16, 16, 3)
+    path_images = model.interpolate("a red circle", "a blue square", steps=5, n=2, seed=1)
+    assert path_images.shape == (2, 5, 16, 16, 3)
+    ends = model.generate(["a red circle", "a blue square"], n=1, z=np.repeat(model.fixed_noise(1, 0), 2, 0))
+    assert not np.allclose(ends[0], ends[1])
+    with pytest.raises(ValueError, match="at least one caption"):
+        model.generate([])
+
+
+@pytest.mark.parametrize("kwargs, match", [({"image_size": 48}, "image_size"), ({"z_dim": 0}, "z_dim"),
+                                           ({"beta": 1.5}, "beta"), ({"max_length": -1}, "max_length")])
+def test_constructor_validates(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        _tiny_gan(**kwargs)
+    with pytest.raises(TypeError, match="text_encoder"):
+        TextToImageGAN("lstm")
+
+
+def test_captioned_grid(tmp_path):
+    images = np.zeros((3, 4, 16, 16, 3)) - 1.0
+    canvas = captioned_grid(images, ["one", "two", "three"], caption_width=100, padding=2)
+    assert canvas.size == (100 + 4 * 18 + 2, 3 * 18 + 2)
+    pixels = np.asarray(canvas)
+    assert pixels[:, :100].min() < 128  # some caption text was drawn
+    assert save_captioned_grid(images, ["a", "b", "c"], tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="captions"):
+        captioned_grid(images, ["only one"])
+
+
+class _Model:
+    stop_training = False
+
+
+def test_training_guard_stops_on_nan_and_on_collapse():
+    guard = TrainingGuard(patience=2)
+    guard.set_model(_Model())
+    guard.on_train_batch_end(0, {"d_loss": 0.5, "g_loss": float("nan")})
+    assert guard.model.stop_training and "g_loss became nan" in guard.reason
+    guard = TrainingGuard(patience=2)
+    guard.set_model(_Model())
+    for epoch, g_loss in enumerate([1.0, 2.0, 3.0]):
+        guard.on_epoch_end(epoch, {"d_loss": 0.01, "g_loss": g_loss})
+    assert guard.model.stop_training and guard.reason.startswith("collapse")
+    healthy = TrainingGuard(patience=2)
+    healthy.set_model(_Model())
+    for epoch, g_loss in enumerate([1.0, 2.0, 3.0]):
+        healthy.on_epoch_end(epoch, {"d_loss": 0.6, "g_loss": g_loss})
+    assert healthy.reason is None
