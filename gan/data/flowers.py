@@ -1,0 +1,298 @@
+"""Oxford-102 flowers (Nilsback & Zisserman 2008) from the official files, with Reed et al.'s captions.
+
+A data folder holds ``102flowers.tgz`` (``jpg/image_00001.jpg`` ... ``jpg/image_08189.jpg``), ``imagelabels.mat``
+(``labels``: 1..102 per image) and ``setid.mat`` (``trnid``, ``valid``, ``tstid``: 1-based image numbers), as
+published at https://www.robots.ox.ac.uk/~vgg/data/flowers/102/, and optionally ``class_names.json`` (label as a
+string -> name). The train split is ``trnid`` + ``valid`` (2,040 images), the test split ``tstid`` (6,149).
+
+The archive is extracted once, safely, into a cache folder (``cache_dir``, else ``$KZOO_CACHE/flowers102``, else
+``~/.cache/kzoo/flowers102``); the data folder itself is only read. Captions come from Reed et al.'s
+``text_c10/class_XXXXX/image_XXXXX.txt`` files when ``captions_dir`` is given (https://github.com/reedscot/icml2016),
+otherwise from the class names.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import hashlib
+import json
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+import warnings
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from gan.data.captions import FLOWER_NAMES, class_caption_lists, pick_captions
+from gan.data.examples import Examples, check_image_size, check_int, check_split
+
+URL = "https://www.robots.ox.ac.uk/~vgg/data/flowers/102/"
+REQUIRED_FILES = ("102flowers.tgz", "imagelabels.mat", "setid.mat")
+SPLIT_KEYS = {"train": ("trnid", "valid"), "test": ("tstid",)}
+CACHE_ENV = "KZOO_CACHE"
+REED_CAPTIONS_URL = "https://github.com/reedscot/icml2016 (cvpr2016_flowers.tar.gz, folder text_c10)"
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def check_data_dir(data_dir) -> Path:
+    """``data_dir`` as a Path; FileNotFoundError naming every missing official file and where to get it."""
+    if data_dir is None:
+        raise ValueError("flowers102 needs data_dir: the folder that holds "
+                         f"{', '.join(REQUIRED_FILES)} (download them from {URL})")
+    directory = Path(data_dir).expanduser()
+    if not directory.is_dir():
+        raise FileNotFoundError(f"flowers102 data folder {directory} not found; it should hold "
+                                f"{', '.join(REQUIRED_FILES)} (download them from {URL})")
+    missing = [name for name in REQUIRED_FILES if not (directory / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"flowers102 data folder {directory} lacks {', '.join(missing)}; download "
+                                f"{' and '.join(URL + name for name in missing)} into it")
+    return directory
+
+
+def _check_member(member: tarfile.TarInfo, target: Path) -> None:
+    """Raise a ValueError naming ``member`` unless it is a plain file or folder with a relative path inside."""
+    name = member.name
+    path = PurePosixPath(name.replace("\\", "/"))
+    if path.is_absolute() or _DRIVE.match(name):
+        raise ValueError(f"archive member {name!r} has an absolute path; refusing to extract it")
+    if ".." in path.parts:
+        raise ValueError(f"archive member {name!r} contains '..'; refusing to extract outside {target}")
+    if member.issym() or member.islnk():
+        raise ValueError(f"archive member {name!r} is a link (to {member.linkname!r}); refusing to extract it")
+    if not (member.isfile() or member.isdir()):
+        raise ValueError(f"archive member {name!r} is not a regular file or folder (a device or fifo); "
+                         f"refusing to extract it")
+    # relative, no '..' and no links in the archive: the member lands inside target (filter='data' re-checks
+    # against links that already exist on disk)
+
+
+def extract_archive(archive, target_dir) -> Path:
+    """Extract the tar archive ``archive`` (any compression) into ``target_dir`` and return that folder.
+
+    Every member is checked before anything is written: absolute paths, ``..`` components, symbolic and hard
+    links, devices and fifos raise a ValueError naming the member, and nothing is extracted.
+    """
+    archive = Path(archive)
+    if not archive.is_file():
+        raise FileNotFoundError(f"archive {archive} not found")
+    target = Path(target_dir).expanduser().resolve()
+    try:
+        tar = tarfile.open(archive, "r:*")
+    except tarfile.TarError as error:
+        raise ValueError(f"{archive} is not a readable tar archive ({error}); download it again") from error
+    with tar:
+        members = tar.getmembers()
+        for member in members:
+            _check_member(member, target)
+        target.mkdir(parents=True, exist_ok=True)
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(target, members=members, filter="data")
+        else:  # Python without extraction filters: the checks above are the guard
+            tar.extractall(target, members=members)
+    return target
+
+
+def cache_root(cache_dir=None) -> Path:
+    """Where extracted archives live: ``cache_dir``, else ``$KZOO_CACHE/flowers102``, else
+    ``~/.cache/kzoo/flowers102``."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    base = os.environ.get(CACHE_ENV)
+    return (Path(base).expanduser() if base else Path.home() / ".cache" / "kzoo") / "flowers102"
+
+
+def cached_extraction(archive, cache_dir=None) -> Path:
+    """Extract ``archive`` once into the cache (keyed by its path, size and time) and return the folder."""
+    archive = Path(archive).resolve()
+    stat = archive.stat()
+    key = hashlib.sha256(f"{archive}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    root = cache_root(cache_dir)
+    final = root / key
+    if (final / ".complete").is_file():
+        return final
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f"{key}.partial-", dir=root))
+    except OSError as error:
+        raise PermissionError(f"cannot create the flowers102 cache folder in {root} ({error}); pass cache_dir "
+                              f"or set {CACHE_ENV} to a writable folder") from error
+    try:
+        extract_archive(archive, partial)
+        (partial / ".complete").write_text(f"{archive}\n")
+        try:
+            os.replace(partial, final)
+        except OSError:
+            if not (final / ".complete").is_file():  # not a concurrent extraction that finished first
+                raise
+            shutil.rmtree(partial)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return final
+
+
+def _loadmat(path: Path) -> dict:
+    try:
+        from scipy.io import loadmat
+    except ImportError as error:
+        raise ImportError(f"reading {path.name} needs scipy (pip install scipy)") from error
+    try:
+        return loadmat(path)
+    except (ValueError, TypeError, OSError) as error:
+        raise ValueError(f"{path} is not a readable MATLAB file ({error}); download it again from "
+                         f"{URL}{path.name}") from error
+
+
+def _mat_vector(contents: dict, key: str, path: Path) -> np.ndarray:
+    if key not in contents:
+        found = ", ".join(k for k in contents if not k.startswith("__"))
+        raise ValueError(f"{path} has no variable {key!r} (found: {found or 'none'}); is it the official "
+                         f"{path.name} from {URL}?")
+    return np.asarray(contents[key]).reshape(-1).astype(np.int64)
+
+
+def split_ids(data_dir, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted 1-based image numbers of ``split``, all labels 1..102 indexed by image number - 1)."""
+    directory = check_data_dir(data_dir)
+    check_split(split)
+    labels = _mat_vector(_loadmat(directory / "imagelabels.mat"), "labels", directory / "imagelabels.mat")
+    setid = _loadmat(directory / "setid.mat")
+    ids = np.sort(np.concatenate([_mat_vector(setid, key, directory / "setid.mat") for key in SPLIT_KEYS[split]]))
+    if len(ids) and (ids.min() < 1 or ids.max() > len(labels)):
+        raise ValueError(f"setid.mat in {directory} names images outside 1..{len(labels)} "
+                         f"(imagelabels.mat has {len(labels)} labels); the two files do not belong together")
+    return ids, labels
+
+
+def class_names(data_dir) -> list[str]:
+    """The 102 names: ``class_names.json`` of ``data_dir`` (label string -> name) if present, else the official list."""
+    path = Path(data_dir).expanduser() / "class_names.json"
+    if not path.is_file():
+        return list(FLOWER_NAMES)
+    mapping = json.loads(path.read_text())
+    missing = [str(label) for label in range(1, len(FLOWER_NAMES) + 1) if str(label) not in mapping]
+    if missing:
+        raise ValueError(f"{path} lacks names for labels {', '.join(missing[:5])}"
+                         f"{' ...' if len(missing) > 5 else ''}; it should map '1'..'102' to flower names")
+    return [str(mapping[str(label)]) for label in range(1, len(FLOWER_NAMES) + 1)]
+
+
+def text_captions(captions_dir, image_ids) -> list[list[str]]:
+    """All caption lines of each image in ``image_ids`` from Reed et al.'s ``text_c10`` layout.
+
+    ``captions_dir`` is the ``text_c10`` folder (``class_00001/image_06734.txt`` ...) or a folder containing it.
+    """
+    root = Path(captions_dir).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(f"captions folder {root} not found; pass the text_c10 folder of "
+                                f"{REED_CAPTIONS_URL}")
+    if (root / "text_c10").is_dir():
+        root = root / "text_c10"
+    index = {path.stem: path for path in root.glob("class_*/image_*.txt")}
+    result = []
+    for image_id in image_ids:
+        stem = f"image_{int(image_id):05d}"
+        if stem not in index:
+            raise FileNotFoundError(f"captions folder {root} has no {stem}.txt (expected class_XXXXX/{stem}.txt "
+                                    f"as in the text_c10 folder of {REED_CAPTIONS_URL})")
+        lines = [line.strip() for line in index[stem].read_text(encoding="utf-8").splitlines() if line.strip()]
+        if not lines:
+            raise ValueError(f"caption file {index[stem]} is empty; it should hold one caption per line")
+        result.append(lines)
+    return result
+
+
+def decode_image(path, size: int) -> np.ndarray:
+    """uint8 ``[size, size, 3]``: the image's centred square, resized. Raises OSError/ValueError when unreadable."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        image.draft("RGB", (size, size))  # lets JPEG decode at a reduced scale when the file is much larger
+        image = image.convert("RGB")
+        width, height = image.size
+        side = min(width, height)
+        left, top = (width - side) // 2, (height - side) // 2
+        image = image.resize((size, size), Image.BICUBIC, box=(left, top, left + side, top + side))
+        return np.asarray(image, dtype=np.uint8)
+
+
+def _decode_or_none(path: Path, size: int):
+    from PIL import Image
+
+    try:
+        return decode_image(path, size)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+
+
+def load_flowers102(data_dir, split: str = "train", image_size: int = 64, captions_dir=None,
+                    limit: int | None = None, seed: int = 0, cache_dir=None) -> Examples:
+    """The images of ``split`` as :class:`Examples` (labels ``class`` 0..101, ``class_names`` the 102 names).
+
+    ``limit`` keeps a seeded random subset of that many images (all when ``None``). Images that cannot be
+    decoded are skipped and counted in one warning. Results are cached per process (arrays read-only), keyed by
+    the arguments and the sizes and times of the files in ``data_dir`` (not of the caption files).
+    """
+    directory = check_data_dir(data_dir)
+    check_split(split)
+    image_size = check_image_size(image_size)
+    limit = check_int("limit", limit, minimum=1, allow_none=True)
+    seed = check_int("seed", seed)
+    captions_key = None if captions_dir is None else str(Path(captions_dir).expanduser().resolve())
+    stamp = tuple((path.stat().st_size, path.stat().st_mtime_ns) for path in sorted(directory.glob("*.*")))
+    cached = _load(str(directory.resolve()), stamp, split, image_size, captions_key, limit, seed,
+                   str(cache_root(cache_dir).resolve()))
+    return Examples(images=cached.images, captions=list(cached.captions), labels=dict(cached.labels),
+                    class_names=list(cached.class_names), caption_groups=cached.caption_groups,
+                    caption_group=cached.caption_group, ids=cached.ids)
+
+
+@functools.lru_cache(maxsize=4)
+def _load(directory, stamp, split, image_size, captions_dir, limit, seed, cache_dir) -> Examples:
+    """The uncached loader; ``stamp`` (sizes and times of the data files) only keys the cache."""
+    directory = Path(directory)
+    ids, all_labels = split_ids(directory, split)
+    if limit is not None and limit < len(ids):
+        ids = np.sort(np.random.default_rng([seed, 31337]).choice(ids, size=limit, replace=False))
+    names = class_names(directory)
+    texts = text_captions(captions_dir, ids) if captions_dir is not None else None
+    images_dir = cached_extraction(directory / "102flowers.tgz", cache_dir) / "jpg"
+    paths = [images_dir / f"image_{image_id:05d}.jpg" for image_id in ids]
+    missing = [path.name for path in paths if not path.is_file()]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} images of the {split} split are not in {directory / '102flowers.tgz'} "
+                                f"(e.g. {', '.join(missing[:3])}); download the archive again from "
+                                f"{URL}102flowers.tgz")
+    workers = min(8, os.cpu_count() or 1)
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        decoded = list(pool.map(lambda path: _decode_or_none(path, image_size), paths))
+    keep = [i for i, image in enumerate(decoded) if image is not None]
+    skipped = [paths[i].name for i, image in enumerate(decoded) if image is None]
+    if skipped:
+        warnings.warn(f"flowers102: skipped {len(skipped)} unreadable images of {len(paths)} in the {split} split "
+                      f"(e.g. {', '.join(skipped[:3])}); download {URL}102flowers.tgz again to restore them",
+                      stacklevel=3)
+    if not keep:
+        raise ValueError(f"flowers102: none of the {len(paths)} images of the {split} split could be decoded")
+    ids = ids[keep]
+    images = np.stack([decoded[i] for i in keep])
+    labels = (all_labels[ids - 1] - 1).astype(np.int32)
+    if labels.min() < 0 or labels.max() >= len(names):
+        raise ValueError(f"imagelabels.mat in {directory} has labels outside 1..{len(names)}")
+    if texts is not None:
+        groups = [texts[i] for i in keep]
+        group_of_example = np.arange(len(ids), dtype=np.int32)
+    else:
+        groups = class_caption_lists("flowers102", seed=seed, class_names=names)
+        group_of_example = labels
+    captions = pick_captions(groups, group_of_example, seed)
+    images.flags.writeable = False
+    labels.flags.writeable = False
+    return Examples(images=images, captions=captions, labels={"class": labels}, class_names=names,
+                    caption_groups=groups, caption_group=group_of_example, ids=ids)
