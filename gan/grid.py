@@ -19,15 +19,17 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
-def captioned_grid(images, captions, caption_width: int = 220, padding: int = 2) -> Image.Image:
+def captioned_grid(images, captions, caption_width: int | None = None, padding: int = 2) -> Image.Image:
     """``images`` [rows, columns, S, S, 3] in [−1, 1] and one caption per row → a PIL image.
 
-    Each row of samples is preceded by its caption, wrapped to fit ``caption_width`` pixels.
+    Each row of samples is preceded by its caption, wrapped to fit ``caption_width`` pixels (default 5·S,
+    within 160..320).
     """
     images = np.asarray(images)
     if images.ndim != 5 or images.shape[-1] != 3:
         raise ValueError(f"expected images [rows, columns, S, S, 3], got shape {images.shape}")
     rows, columns, size = images.shape[0], images.shape[1], images.shape[2]
+    caption_width = caption_width or int(np.clip(5 * size, 160, 320))
     if len(captions) != rows:
         raise ValueError(f"got {len(captions)} captions for {rows} rows of images")
     tiles = image_grid(images.reshape(rows * columns, *images.shape[2:]), columns=columns, padding=padding,

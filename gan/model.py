@@ -98,13 +98,14 @@ def _bce(logits, label):
     return tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.ones_like(logits) * label, logits=logits)
 
 
-def gan_int_cls_losses(s_real, s_wrong, s_fake, s_int=None, interpolation_weight=1.0):
+def gan_int_cls_losses(s_real, s_wrong, s_fake, s_int=None, interpolation_weight=1.0, real_label=1.0):
     """Per-example GAN-CLS / GAN-INT losses from the discriminator's logits.
 
     L_D = −log σ(s_real) − ½[log(1 − σ(s_wrong)) + log(1 − σ(s_fake))]
+    (with one-sided label smoothing, Salimans et al. 2016, the target of the real pair is ``real_label`` < 1)
     L_G = −log σ(s_fake) − λ·log σ(s_int)   (the second term only with interpolated captions)
     """
-    d_loss = _bce(s_real, 1.0) + 0.5 * (_bce(s_wrong, 0.0) + _bce(s_fake, 0.0))
+    d_loss = _bce(s_real, real_label) + 0.5 * (_bce(s_wrong, 0.0) + _bce(s_fake, 0.0))
     g_loss = _bce(s_fake, 1.0)
     if s_int is not None:
         g_loss += interpolation_weight * _bce(s_int, 1.0)
@@ -125,11 +126,15 @@ class TextToImageGAN(keras.Model):
             trains it jointly, through the discriminator's matching-aware loss.
         interpolation_weight: λ of the GAN-INT term (0 turns it off); ``beta`` the interpolation weight.
         max_length: captions are encoded to this many characters (201 in Reed et al.), longer ones truncated.
+        real_label: the discriminator's target for real matching pairs; 0.9 is one-sided label smoothing.
+        instance_noise: std of Gaussian noise added to every image D sees in training (Sønderby et al. 2016);
+            it blurs the early, trivially separable real and fake distributions so that G gets a gradient.
     Data for ``fit``: dicts ``{"image": [B, S, S, 3] in [−1, 1], "text_ids": int32 [B, L]}``.
     """
 
     def __init__(self, text_encoder, image_size=64, z_dim=100, text_proj_dim=128, ngf=64, ndf=64,
-                 train_text_encoder=False, interpolation_weight=1.0, beta=0.5, max_length=201, **kwargs):
+                 train_text_encoder=False, interpolation_weight=1.0, beta=0.5, max_length=201, real_label=1.0,
+                 instance_noise=0.0, **kwargs):
         super().__init__(**kwargs)
         if isinstance(text_encoder, dict):
             text_encoder = keras.saving.deserialize_keras_object(text_encoder)
@@ -150,6 +155,13 @@ class TextToImageGAN(keras.Model):
         self.interpolation_weight = float(interpolation_weight)
         self.beta = float(beta)
         self.max_length = _positive(max_length, "max_length")
+        if not 0.5 < float(real_label) <= 1.0:
+            raise ValueError(f"`real_label` (one-sided label smoothing) must be in (0.5, 1], got {real_label!r}")
+        self.real_label = float(real_label)
+        if not 0.0 <= float(instance_noise):
+            raise ValueError(f"`instance_noise` (std of the noise added to D's images) must be >= 0, "
+                             f"got {instance_noise!r}")
+        self.instance_noise = float(instance_noise)
         self.text_encoder.trainable = self.train_text_encoder
         text_dim = self._text_dim()
         self.generator = build_generator(self.image_size, self.z_dim, text_dim, self.text_proj_dim, self.ngf)
@@ -258,6 +270,13 @@ class TextToImageGAN(keras.Model):
         return [self.d_loss_tracker, self.g_loss_tracker, self.real_score_tracker, self.fake_score_tracker,
                 self.wrong_score_tracker]
 
+    def _discriminate(self, images, text):
+        """D's logits in training mode; each kind of pair is its own batch, as in DCGAN and Reed et al.
+        (BatchNorm statistics of a joint real+fake batch made D win within a few hundred steps)."""
+        if self.instance_noise > 0:
+            images = images + tf.random.normal(tf.shape(images), stddev=self.instance_noise)
+        return self.discriminator([images, text], training=True)
+
     def train_step(self, data):
         images, ids = data["image"], data["text_ids"]
         batch = tf.shape(images)[0]
@@ -270,16 +289,16 @@ class TextToImageGAN(keras.Model):
             text = self.text_encoder(ids, training=self.train_text_encoder)
             wrong = tf.roll(text, shift=1, axis=0)  # another example's caption: a mismatched pair
             fake = self.generator([z, text], training=True)
-            s_real = self.discriminator([images, text], training=True)
-            s_wrong = self.discriminator([images, wrong], training=True)
-            s_fake = self.discriminator([fake, text], training=True)
+            s_real = self._discriminate(images, text)
+            s_wrong = self._discriminate(images, wrong)
+            s_fake = self._discriminate(fake, text)
             s_int = None
             if self.interpolation_weight > 0:
                 g_text = tf.stop_gradient(text)
                 mixed = self.beta * g_text + (1.0 - self.beta) * tf.roll(g_text, shift=2, axis=0)
-                s_int = self.discriminator([self.generator([z_int, mixed], training=True), mixed], training=True)
+                s_int = self._discriminate(self.generator([z_int, mixed], training=True), mixed)
             d_per_example, g_per_example = gan_int_cls_losses(s_real, s_wrong, s_fake, s_int,
-                                                              self.interpolation_weight)
+                                                              self.interpolation_weight, self.real_label)
             d_loss = tf.reduce_sum(d_per_example) / global_batch
             g_loss = tf.reduce_sum(g_per_example) / global_batch
         d_variables = self._d_variables()
@@ -299,4 +318,5 @@ class TextToImageGAN(keras.Model):
                 "image_size": self.image_size, "z_dim": self.z_dim, "text_proj_dim": self.text_proj_dim,
                 "ngf": self.ngf, "ndf": self.ndf, "train_text_encoder": self.train_text_encoder,
                 "interpolation_weight": self.interpolation_weight, "beta": self.beta,
-                "max_length": self.max_length}
+                "max_length": self.max_length, "real_label": self.real_label,
+                "instance_noise": self.instance_noise}

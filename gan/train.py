@@ -66,6 +66,9 @@ class T2IConfig:
     pretrain_classes_per_batch: int = 64
     interpolation_weight: float = 1.0
     learning_rate: float = 2e-4
+    d_learning_rate: float = 1e-4
+    real_label: float = 0.9
+    instance_noise: float = 0.0
     distribute: str = "none"
     devices: int | None = None
     deterministic: bool = False
@@ -158,12 +161,14 @@ def build_text_encoder(config: T2IConfig, vocab=None):
 
 
 def build_gan(config: T2IConfig, encoder) -> TextToImageGAN:
-    """The GAN around ``encoder``, compiled with Adam(learning_rate, β₁ = 0.5); call under a strategy scope."""
+    """The GAN around ``encoder``, compiled with Adam(β₁ = 0.5) at ``d_learning_rate`` for D and ``learning_rate``
+    for G (D learns faster on these images, so it gets the smaller rate); call under a strategy scope."""
     model = TextToImageGAN(encoder, image_size=config.image_size, z_dim=config.z_dim,
                            text_proj_dim=config.text_proj_dim, ngf=config.ngf, ndf=config.ndf,
                            train_text_encoder=config.train_text_encoder,
-                           interpolation_weight=config.interpolation_weight, max_length=config.max_length)
-    model.compile(d_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=0.5),
+                           interpolation_weight=config.interpolation_weight, max_length=config.max_length,
+                           real_label=config.real_label, instance_noise=config.instance_noise)
+    model.compile(d_optimizer=keras.optimizers.Adam(config.d_learning_rate, beta_1=0.5),
                   g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=0.5))
     return model
 
@@ -191,6 +196,7 @@ def pretrain_text_encoder(config: T2IConfig, encoder, out: Path, verbose: int = 
 
     weights = out / "text_encoder.weights.h5"
     if weights.is_file():
+        encoder.build((None, config.max_length))
         encoder.load_weights(weights)
         return {"pretrain": "loaded"}
     examples = load_examples(config.dataset, "train", config.image_size, config.seed, config.data_dir,
