@@ -7,7 +7,7 @@ import argparse
 import json
 import os
 
-from zoo.cli_args import add_out, add_seed, positive_float, positive_int
+from zoo.cli_args import add_out, add_seed, non_negative_int, positive_float, positive_int
 
 DATASETS = ("shapes", "mnist", "fashion_mnist", "flowers102")  # gan.data.DATASETS (importing it is slower)
 STRATEGIES = ("none", "mirrored", "multiworker")
@@ -21,7 +21,8 @@ def _train_t2i(args: argparse.Namespace) -> int:
                        image_size=args.image_size, batch_size=args.batch_size, epochs=args.epochs,
                        steps_per_epoch=args.steps_per_epoch, seed=args.seed, ngf=args.ngf, ndf=args.ndf,
                        learning_rate=args.learning_rate, distribute=args.distribute, devices=args.devices,
-                       deterministic=args.deterministic, limit=args.limit)
+                       deterministic=args.deterministic, limit=args.limit,
+                       pretrain_steps=args.pretrain_steps, train_text_encoder=args.pretrain_steps == 0)
     metrics = train_t2i(config, args.out)
     if metrics.get("stopped"):
         print(f"training stopped early: {metrics['stopped']}")
@@ -71,6 +72,8 @@ def register(commands, bench, train, sample) -> None:
     parser.add_argument("--ndf", type=positive_int, default=64, help="discriminator base channels")
     parser.add_argument("--learning-rate", type=positive_float, default=2e-4, help="Adam learning rate (G and D)")
     parser.add_argument("--limit", type=positive_int, help="use only this many training examples")
+    parser.add_argument("--pretrain-steps", type=non_negative_int, default=300,
+                        help="DS-SJE pretraining steps of the text encoder (0: train it jointly with the GAN)")
     parser.add_argument("--distribute", choices=STRATEGIES, default="none", help="tf.distribute strategy")
     parser.add_argument("--devices", type=positive_int, help="devices for --distribute mirrored")
     parser.add_argument("--deterministic", action="store_true", help="enable deterministic TF ops")

@@ -64,6 +64,7 @@ class T2IConfig:
     train_text_encoder: bool = False
     pretrain_steps: int = 300
     pretrain_classes_per_batch: int = 64
+    pretrain_learning_rate: float = 2e-3
     interpolation_weight: float = 1.0
     learning_rate: float = 2e-4
     d_learning_rate: float = 1e-4
@@ -204,7 +205,7 @@ def pretrain_text_encoder(config: T2IConfig, encoder, out: Path, verbose: int = 
     labels, captions = class_captions(examples)
     classes = len(np.unique(labels))
     joint = JointEmbedding(encoder, name="joint_embedding")
-    joint.compile(optimizer=keras.optimizers.Adam(1e-3))
+    joint.compile(optimizer=keras.optimizers.Adam(config.pretrain_learning_rate))
     batches = class_batches(examples.images, labels, captions, encoder.vocab,
                             max_length=config.max_length, seed=config.seed,
                             classes_per_batch=min(config.pretrain_classes_per_batch, classes))

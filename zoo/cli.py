@@ -15,7 +15,12 @@ from zoo.cli_args import add_seed, choice_list, non_negative_int, positive_int
 CELL_KINDS = ("lstm", "gru", "elman")  # the keys of zoo.benchmark.LAYERS (not imported: it would be slow)
 
 # Each family's subcommands live beside its code, in a module with a ``register`` function.
-COMMAND_MODULES = ("zoo.gradients_commands",)
+COMMAND_MODULES = ("zoo.gradients_commands", "autoencoders.commands", "zoo.text.commands", "gan.commands")
+
+
+# Errors that describe bad input (arguments, files, data): reported in one line, exit status 1.
+# KZOO_DEBUG=1 re-raises them with the traceback.
+USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
 
 
 def _bench_rnn(args: argparse.Namespace) -> int:
@@ -87,7 +92,13 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, --version, or an argparse error (already printed)
         return int(exit_.code or 0)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except USER_ERRORS as error:
+        if os.environ.get("KZOO_DEBUG"):
+            raise
+        print(f"kzoo {args.command}: error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

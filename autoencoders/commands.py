@@ -1,0 +1,102 @@
+"""``kzoo train rbm`` and ``kzoo train autoencoder``: thin parsers over :mod:`autoencoders.training`.
+
+Free of TensorFlow imports: the parsers are built on every ``kzoo`` call, including ``--help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from zoo.cli_args import add_out, add_seed, non_negative_int, positive_float, positive_int, unit_interval_float
+
+DATASETS = ("mnist", "fashion_mnist", "digits")  # autoencoders.data.DATASETS (not imported: keep this module light)
+CORRUPTIONS = ("gaussian", "masking", "salt_and_pepper")
+STRATEGIES = ("none", "mirrored", "multiworker")
+
+
+def _summary(metrics: dict, keys) -> str:
+    return json.dumps({key: metrics[key] for key in keys if key in metrics}, indent=2)
+
+
+def _train_rbm(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from autoencoders.training import train_rbm
+
+    metrics = train_rbm(args.out, dataset=args.dataset, data_dir=args.data_dir, hidden=args.hidden,
+                        epochs=args.epochs, k=args.k, persistent=args.persistent, batch_size=args.batch_size,
+                        learning_rate=args.learning_rate, binarize=args.binarize, limit=args.limit,
+                        sample_steps=args.sample_steps, ais_betas=args.ais_betas, ais_runs=args.ais_runs,
+                        seed=args.seed, distribute=args.distribute, verbose=args.verbose)
+    print(_summary(metrics, ("test_pseudo_log_likelihood", "log_partition", "test_log_likelihood")))
+    print(f"wrote rbm.keras, filters.png, samples.png and metrics.json to {args.out}")
+    return 0
+
+
+def _train_autoencoder(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from autoencoders.training import train_autoencoder
+
+    metrics = train_autoencoder(args.out, kind=args.kind, dataset=args.dataset, data_dir=args.data_dir,
+                                architecture=args.architecture, hidden=tuple(args.hidden), code_dim=args.code_dim,
+                                corruption=args.corruption, level=args.level, epochs=args.epochs,
+                                batch_size=args.batch_size, learning_rate=args.learning_rate, limit=args.limit,
+                                seed=args.seed, distribute=args.distribute, verbose=args.verbose)
+    print(_summary(metrics, ("parameters", "test_bce_clean", "test_bce_corrupted")))
+    print(f"wrote autoencoder.keras, reconstructions.png and metrics.json to {args.out}")
+    return 0
+
+
+def _add_data(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", choices=DATASETS, default="mnist", help="training images")
+    parser.add_argument("--data-dir", metavar="DIR", default=None,
+                        help="folder with the four IDX .gz files (default: ../shared/data/<dataset> when present, "
+                             "else TensorFlow Datasets, which needs a network; unused for digits)")
+    parser.add_argument("--limit", type=positive_int, default=None, help="use only the first N images of each split")
+    parser.add_argument("--epochs", type=positive_int, default=10, help="training epochs")
+    parser.add_argument("--distribute", choices=STRATEGIES, default="none", help="tf.distribute strategy")
+    parser.add_argument("--verbose", type=non_negative_int, default=1, help="Keras fit verbosity (1: progress bar)")
+
+
+def register(commands, bench, train, sample) -> None:
+    """Add ``train rbm`` and ``train autoencoder`` to the ``train`` group of the ``kzoo`` parser."""
+    rbm = train.add_parser(
+        "rbm", help="train a Bernoulli RBM with CD-k or PCD",
+        description="Train a Bernoulli RBM (binarised images) with CD-k or PCD; writes rbm.keras, filters.png, "
+                    "samples.png and metrics.json. Rerunning with the same --out resumes.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    _add_data(rbm)
+    rbm.add_argument("--hidden", type=positive_int, default=500, help="hidden units")
+    rbm.add_argument("--k", type=positive_int, default=1, help="Gibbs steps per update (CD-k / PCD-k)")
+    rbm.add_argument("--persistent", action="store_true", help="persistent contrastive divergence (PCD)")
+    rbm.add_argument("--batch-size", type=positive_int, default=100, help="examples per update")
+    rbm.add_argument("--learning-rate", type=positive_float, default=0.1, help="learning rate")
+    rbm.add_argument("--binarize", type=unit_interval_float, default=0.5, help="threshold binarising the pixels")
+    rbm.add_argument("--sample-steps", type=positive_int, default=1000, help="Gibbs sweeps shown in samples.png")
+    rbm.add_argument("--ais-betas", type=non_negative_int, default=0,
+                     help="AIS inverse temperatures for the test log-likelihood (0: skip unless exact is possible)")
+    rbm.add_argument("--ais-runs", type=positive_int, default=100, help="AIS runs")
+    add_seed(rbm)
+    add_out(rbm, "runs/rbm", "model, filters.png, samples.png and metrics.json")
+    rbm.set_defaults(handler=_train_rbm)
+
+    auto = train.add_parser(
+        "autoencoder", help="train a tied or denoising autoencoder",
+        description="Train a tied-weight or a denoising autoencoder; writes autoencoder.keras, reconstructions.png "
+                    "(inputs, corrupted inputs, outputs) and metrics.json. Rerunning with the same --out resumes.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    auto.add_argument("--kind", choices=("tied", "denoising"), required=True, help="autoencoder kind")
+    _add_data(auto)
+    auto.add_argument("--architecture", choices=("dense", "conv"), default="dense",
+                      help="dense layers, or the keras.io convolutional denoiser (denoising only)")
+    auto.add_argument("--hidden", type=positive_int, nargs="+", default=[256], help="hidden layer sizes (dense)")
+    auto.add_argument("--code-dim", type=positive_int, default=64, help="code size (dense)")
+    auto.add_argument("--corruption", choices=CORRUPTIONS, default="gaussian", help="corruption (denoising)")
+    auto.add_argument("--level", type=positive_float, default=0.4,
+                      help="Gaussian noise std, or the probability of corrupting a pixel")
+    auto.add_argument("--batch-size", type=positive_int, default=128, help="batch size")
+    auto.add_argument("--learning-rate", type=positive_float, default=1e-3, help="Adam learning rate")
+    add_seed(auto)
+    add_out(auto, "runs/autoencoder", "model, reconstructions.png and metrics.json")
+    auto.set_defaults(handler=_train_autoencoder)

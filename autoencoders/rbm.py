@@ -1,0 +1,430 @@
+"""The Bernoulli restricted Boltzmann machine, trained by contrastive divergence (Hinton 2002) or persistent
+contrastive divergence (Tieleman 2008), with the hyper-parameter defaults of Hinton's practical guide (2010).
+
+E(v, h) = −vᵀb − hᵀc − vᵀWh,   p(h_j=1|v) = σ(c_j + (vW)_j),   p(v_i=1|h) = σ(b_i + (Wh)_i),
+F(v) = −vᵀb − Σ_j softplus(c_j + (vW)_j),   p(v) = exp(−F(v)) / Z.
+
+The learning rule ascends the log-likelihood gradient ⟨v hᵀ⟩_data − ⟨v hᵀ⟩_model, the model expectation
+replaced by k steps of block Gibbs sampling started at the data (CD-k) or at persistent chains (PCD).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import keras
+import numpy as np
+from keras import ops
+
+from autoencoders import partition
+
+
+def _sample(probabilities, seed):
+    """Bernoulli samples of ``probabilities`` (a tensor) as 0/1 floats."""
+    noise = keras.random.uniform(ops.shape(probabilities), seed=seed, dtype=probabilities.dtype)
+    return ops.cast(noise < probabilities, probabilities.dtype)
+
+
+class _MomentumEpoch(keras.callbacks.Callback):
+    """Tells the RBM which epoch it is in, for the switch from ``initial_momentum`` to ``momentum``."""
+
+    def __init__(self, rbm):
+        super().__init__()
+        self.rbm = rbm
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.rbm.current_epoch.assign(epoch)
+
+
+@keras.saving.register_keras_serializable(package="kzoo")
+class BernoulliRBM(keras.Model):
+    """Binary RBM with weights ``kernel`` (n_visible, n_hidden), ``visible_bias`` (n_visible,) and
+    ``hidden_bias`` (n_hidden,), trained with ``fit`` (its own ``train_step``; no optimizer or loss needed).
+
+    Update (Hinton 2010, §9-10): Δ ← μΔ + ε(⟨vhᵀ⟩_data − ⟨vhᵀ⟩_recon − λW), W ← W + Δ (biases alike, without
+    decay); μ = ``initial_momentum`` for the first ``momentum_switch_epoch`` epochs, then ``momentum``.
+    Defaults: ε = 0.1 (on the batch-mean statistics), μ 0.5 → 0.9 after 5 epochs, λ = 1e-4, W ~ N(0, 0.01²),
+    hidden biases 0, visible biases log(p_i/(1−p_i)) of the training data (Hinton 2010, §8; set at the start of
+    the first ``fit``). The negative statistics use sampled visible states and hidden probabilities (as
+    scikit-learn).
+
+    Why the visible-bias initialisation matters: with visible biases started at 0 (scikit-learn's choice), CD-1
+    on MNIST leaves them near −0.35 after a few epochs while the hidden units learn to switch off on dense
+    images; h = 0 with v ~ σ(b) (≈ 41% of pixels on) then becomes a spurious, absorbing mode of enormous
+    entropy that CD never visits: Gibbs chains from random images all fall into it (every hidden unit off,
+    p(v) ≈ 0.4 everywhere) and its mass inflates log Z (Σ_i softplus(b_i) ≈ 400 nats), dragging the AIS
+    log-likelihood down by well over 100 nats while the pseudo-likelihood, a local measure, does not notice.
+
+    Args:
+        k: Gibbs steps per update.
+        persistent: PCD: the negative chains (``n_chains`` hidden states, a non-trainable variable, zeros at
+            start as in scikit-learn) continue from one update to the next instead of restarting at the data.
+        binarize: None (inputs must lie in [0, 1] and are used as given) or a threshold t: inputs become x > t.
+        visible_bias_init: ``"data"`` (default): when the visible biases are all zero at the start of ``fit`` (a
+            fresh model; weights assigned by hand or trained are left alone), set them to log(p/(1−p)) of the
+            mean p of the (binarised) training inputs, p smoothed as :func:`base_rate_bias`; ``"zeros"`` keeps
+            them at 0, as scikit-learn.
+        seed: seeds the initial weights and the sampling of ``fit``.
+
+    Metrics: ``reconstruction_error`` (mean squared error between v and p(v|h), h ~ p(h|v)) and
+    ``pseudo_log_likelihood`` (V · log σ(F(ṽ) − F(v)), ṽ = v with one random unit flipped, as scikit-learn).
+    Under a ``tf.distribute`` strategy the statistics are summed over replicas and divided by the global batch.
+    """
+
+    def __init__(self, n_visible, n_hidden, k=1, persistent=False, learning_rate=0.1, momentum=0.9,
+                 initial_momentum=0.5, momentum_switch_epoch=5, weight_decay=1e-4, n_chains=100,
+                 binarize=None, init_scale=0.01, visible_bias_init="data", seed=None, **kwargs):
+        super().__init__(**kwargs)
+        for name, value in (("n_visible", n_visible), ("n_hidden", n_hidden), ("k", k), ("n_chains", n_chains)):
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(momentum_switch_epoch, numbers.Integral) or momentum_switch_epoch < 0:
+            raise ValueError(f"momentum_switch_epoch must be a non-negative integer, got {momentum_switch_epoch!r}")
+        for name, value in (("learning_rate", learning_rate), ("init_scale", init_scale)):
+            if not isinstance(value, numbers.Real) or not value > 0:
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        for name, value in (("momentum", momentum), ("initial_momentum", initial_momentum)):
+            if not isinstance(value, numbers.Real) or not 0 <= value < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+        if not isinstance(weight_decay, numbers.Real) or not weight_decay >= 0:
+            raise ValueError(f"weight_decay must be a non-negative number, got {weight_decay!r}")
+        if visible_bias_init not in ("data", "zeros"):
+            raise ValueError(f"visible_bias_init must be 'data' or 'zeros', got {visible_bias_init!r}")
+        if binarize is not None and (not isinstance(binarize, numbers.Real) or isinstance(binarize, bool)):
+            raise TypeError(f"binarize must be None or a threshold number, got {binarize!r}")
+        self.n_visible, self.n_hidden, self.k = int(n_visible), int(n_hidden), int(k)
+        self.persistent, self.n_chains = bool(persistent), int(n_chains)
+        self.learning_rate, self.momentum = float(learning_rate), float(momentum)
+        self.initial_momentum, self.momentum_switch_epoch = float(initial_momentum), int(momentum_switch_epoch)
+        self.weight_decay, self.init_scale = float(weight_decay), float(init_scale)
+        self.binarize = None if binarize is None else float(binarize)
+        self.visible_bias_init = visible_bias_init
+        self.seed = seed
+
+        shared = dict(aggregation="mean")
+        self.kernel = self.add_weight(shape=(self.n_visible, self.n_hidden), name="kernel", **shared,
+                                      initializer=keras.initializers.RandomNormal(0.0, self.init_scale, seed=seed))
+        self.visible_bias = self.add_weight(shape=(self.n_visible,), initializer="zeros", name="visible_bias",
+                                            **shared)
+        self.hidden_bias = self.add_weight(shape=(self.n_hidden,), initializer="zeros", name="hidden_bias",
+                                           **shared)
+        self.velocities = [self.add_weight(shape=weight.shape, initializer="zeros", trainable=False,
+                                           name=f"{weight.name}_velocity", **shared)
+                           for weight in (self.kernel, self.visible_bias, self.hidden_bias)]
+        self.chains = self.add_weight(shape=(self.n_chains, self.n_hidden), initializer="zeros", trainable=False,
+                                      name="persistent_hidden", aggregation="only_first_replica")
+        self.current_epoch = self.add_weight(shape=(), initializer="zeros", dtype="int32", trainable=False, name="current_epoch",
+                                     aggregation="only_first_replica")
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_error")
+        self.pll_tracker = keras.metrics.Mean(name="pseudo_log_likelihood")
+        self.built = True
+
+    # --- the model's conditionals and energies (keras.ops; usable eagerly and in graphs) ---------------------
+
+    def prepare(self, inputs):
+        """Inputs as float32 visible states: thresholded when ``binarize`` is set."""
+        v = ops.cast(inputs, "float32")
+        if self.binarize is not None:
+            v = ops.cast(v > self.binarize, "float32")
+        return v
+
+    def hidden_probabilities(self, v):
+        """p(h=1|v) = σ(c + vW)."""
+        return ops.sigmoid(ops.matmul(v, self.kernel) + self.hidden_bias)
+
+    def visible_probabilities(self, h):
+        """p(v=1|h) = σ(b + hWᵀ)."""
+        return ops.sigmoid(ops.matmul(h, ops.transpose(self.kernel)) + self.visible_bias)
+
+    def free_energy(self, v):
+        """F(v) = −vᵀb − Σ_j softplus(c_j + (vW)_j), one value per row."""
+        v = self.prepare(self.check_inputs(v))
+        return self._free_energy(v, ops.matmul(v, self.kernel) + self.hidden_bias)
+
+    def _free_energy(self, v, hidden_logits):
+        return -ops.sum(v * self.visible_bias, axis=-1) - ops.sum(ops.softplus(hidden_logits), axis=-1)
+
+    def call(self, inputs):
+        """The hidden probabilities p(h=1|v): the RBM's features (scikit-learn's ``transform``)."""
+        return self.hidden_probabilities(self.prepare(inputs))
+
+    # --- input validation at the public boundary -------------------------------------------------------------
+
+    def check_inputs(self, inputs, name="inputs"):
+        """Raise ValueError unless ``inputs`` (array-like with n_visible columns) lie in [0, 1] or ``binarize``
+        is set. Symbolic tensors pass through unchecked (``fit`` checks datasets element by element)."""
+        if isinstance(inputs, np.ndarray) or ops.is_tensor(inputs) and _is_eager(inputs):
+            array = np.asarray(inputs)
+            if array.shape[-1:] != (self.n_visible,):
+                raise ValueError(f"{name} must have {self.n_visible} columns (n_visible), got shape {array.shape}")
+            if self.binarize is None and array.size and not (array.min() >= 0 and array.max() <= 1):
+                raise ValueError(
+                    f"BernoulliRBM {name} must lie in [0, 1], got values in [{array.min()}, {array.max()}]; "
+                    f"rescale them (e.g. x / 255) or pass binarize=threshold to the constructor")
+        return inputs
+
+    def _checked_dataset(self, dataset):
+        import tensorflow as tf
+
+        if self.binarize is not None:
+            return dataset
+
+        def check(*elements):
+            x = elements[0]
+            tf.debugging.assert_greater_equal(
+                tf.reduce_min(x), tf.cast(0, x.dtype),
+                message="BernoulliRBM inputs must lie in [0, 1]; rescale them or pass binarize=threshold")
+            tf.debugging.assert_less_equal(
+                tf.reduce_max(x), tf.cast(1, x.dtype),
+                message="BernoulliRBM inputs must lie in [0, 1]; rescale them or pass binarize=threshold")
+            return elements[0] if len(elements) == 1 else elements
+
+        return dataset.map(check)
+
+    # --- training ---------------------------------------------------------------------------------------------
+
+    def compile(self, optimizer=None, **kwargs):
+        """The RBM applies its own update rule; ``optimizer`` and ``loss`` stay None."""
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def compile_from_config(self, config):
+        keep = ("steps_per_execution", "jit_compile")
+        self.compile(**{key: config[key] for key in keep if key in config})
+
+    def fit(self, x=None, y=None, callbacks=None, **kwargs):
+        import tensorflow as tf
+
+        if not self.compiled:
+            self.compile()
+        if isinstance(x, tf.data.Dataset):
+            x = self._checked_dataset(x)
+        else:
+            self.check_inputs(x, "x")
+        if self.visible_bias_init == "data" and not np.any(ops.convert_to_numpy(self.visible_bias)):
+            self.visible_bias.assign(base_rate_bias(self._input_mean(x), mean=True).astype(np.float32))
+        callbacks = [*(callbacks or []), _MomentumEpoch(self)]
+        return super().fit(x, y, callbacks=callbacks, **kwargs)
+
+    def _input_mean(self, x, max_rows=100_000):
+        """Mean visible state of the (binarised) training inputs: an array, or the first ``max_rows`` rows of a
+        dataset of arrays or (x, ...) tuples."""
+        import tensorflow as tf
+
+        if not isinstance(x, tf.data.Dataset):
+            return np.asarray(ops.convert_to_numpy(ops.mean(self.prepare(x), axis=0)), np.float64)
+        total, rows = np.zeros(self.n_visible), 0
+        for element in x:
+            batch = element[0] if isinstance(element, (tuple, list)) else element
+            batch = np.asarray(ops.convert_to_numpy(self.prepare(batch)), np.float64).reshape(-1, self.n_visible)
+            total, rows = total + batch.sum(axis=0), rows + len(batch)
+            if rows >= max_rows:
+                break
+        return total / max(rows, 1)
+
+    @property
+    def metrics(self):
+        return [self.reconstruction_tracker, self.pll_tracker]
+
+    def _gibbs_chain(self, h, steps, seed):
+        """``steps`` sweeps v ~ p(v|h), h ~ p(h|v) from hidden states h; returns (v, p(h|v), h) of the last."""
+        for _ in range(steps):
+            v = _sample(self.visible_probabilities(h), seed)
+            ph = self.hidden_probabilities(v)
+            h = _sample(ph, seed)
+        return v, ph, h
+
+    def _monitor(self, v, hidden_logits, h, seed):
+        """Update the reconstruction-error and pseudo-log-likelihood trackers for the batch v."""
+        reconstruction = self.visible_probabilities(h)
+        self.reconstruction_tracker.update_state(ops.mean(ops.square(v - reconstruction), axis=-1))
+        # ṽ: unit i of each row flipped; F(ṽ) from the logits of v by one row of W.
+        index = ops.cast(keras.random.uniform(ops.shape(v)[:1], 0, self.n_visible, seed=seed), "int32")
+        flip = ops.one_hot(index, self.n_visible, dtype=v.dtype)
+        sign = ops.sum(flip * (1.0 - 2.0 * v), axis=-1, keepdims=True)
+        flipped = v + sign * flip
+        flipped_logits = hidden_logits + sign * ops.take(self.kernel, index, axis=0)
+        gap = self._free_energy(flipped, flipped_logits) - self._free_energy(v, hidden_logits)
+        self.pll_tracker.update_state(-self.n_visible * ops.softplus(-gap))
+
+    def train_step(self, data):
+        import tensorflow as tf
+
+        x = data[0] if isinstance(data, (tuple, list)) else data
+        v0 = self.prepare(x)
+        seed = self.seed_generator
+        context = tf.distribute.get_replica_context()
+        replicas = tf.cast(context.num_replicas_in_sync, "float32") if context else 1.0
+        batch = ops.cast(ops.shape(v0)[0], "float32")
+        global_batch = context.all_reduce("sum", batch) if context else batch
+
+        hidden_logits = ops.matmul(v0, self.kernel) + self.hidden_bias
+        ph0 = ops.sigmoid(hidden_logits)
+        h0 = _sample(ph0, seed)
+        v, ph, h = self._gibbs_chain(self.chains if self.persistent else h0, self.k, seed)
+        if self.persistent:
+            self.chains.assign(h)
+            negative_scale = 1.0 / (self.n_chains * replicas)
+        else:
+            negative_scale = 1.0 / global_batch
+
+        # ⟨vhᵀ⟩_data − ⟨vhᵀ⟩_model as one product [v0; v]ᵀ [ph0/N; −ph/N']
+        weighted = ops.concatenate([ph0 / global_batch, -negative_scale * ph], axis=0)
+        grads = [ops.matmul(ops.transpose(ops.concatenate([v0, v], axis=0)), weighted),
+                 ops.sum(v0, axis=0) / global_batch - negative_scale * ops.sum(v, axis=0),
+                 ops.sum(weighted, axis=0)]
+        if context:
+            grads = context.all_reduce("sum", grads)
+        grads[0] = grads[0] - self.weight_decay * self.kernel
+        momentum = ops.where(self.current_epoch < self.momentum_switch_epoch, self.initial_momentum, self.momentum)
+        for weight, velocity, grad in zip((self.kernel, self.visible_bias, self.hidden_bias), self.velocities, grads):
+            velocity.assign(momentum * velocity + self.learning_rate * grad)
+            weight.assign_add(velocity)
+
+        self._monitor(v0, hidden_logits, h0, seed)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def test_step(self, data):
+        x = data[0] if isinstance(data, (tuple, list)) else data
+        v = self.prepare(x)
+        hidden_logits = ops.matmul(v, self.kernel) + self.hidden_bias
+        self._monitor(v, hidden_logits, _sample(ops.sigmoid(hidden_logits), self.seed_generator),
+                      self.seed_generator)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    # --- sampling ---------------------------------------------------------------------------------------------
+
+    def _gibbs_function(self):
+        if getattr(self, "_gibbs_compiled", None) is None:
+            import tensorflow as tf
+
+            @tf.function(jit_compile=True, reduce_retracing=True)
+            def run(v, steps, seed):
+                def draw(probabilities, step, salt):
+                    noise = tf.random.stateless_uniform(tf.shape(probabilities),
+                                                        seed=tf.stack([seed, 2 * step + salt]))
+                    return tf.cast(noise < probabilities, probabilities.dtype)
+
+                def body(step, v, pv):
+                    h = draw(self.hidden_probabilities(v), step, 0)
+                    pv = self.visible_probabilities(h)
+                    return step + 1, draw(pv, step, 1), pv
+
+                _, v, pv = tf.while_loop(lambda step, *_: step < steps, body,
+                                         (tf.constant(0, tf.int64), v, tf.zeros_like(v)))
+                return v, pv
+
+            object.__setattr__(self, "_gibbs_compiled", run)
+        return self._gibbs_compiled
+
+    def gibbs(self, v, steps=1, seed=None, return_probabilities=False):
+        """Run ``steps`` block Gibbs sweeps h ~ p(h|v), v ~ p(v|h) from each row of ``v`` (all chains at once,
+        by matrix products). Returns the binary visible states (or p(v|h) of the last sweep)."""
+        import tensorflow as tf
+
+        if not isinstance(steps, numbers.Integral) or steps < 1:
+            raise ValueError(f"steps must be a positive integer, got {steps!r}")
+        v = self.prepare(self.check_inputs(v, "v"))
+        seed = np.random.randint(0, 2**31 - 1) if seed is None else int(seed)
+        states, probabilities = self._gibbs_function()(
+            v, tf.constant(int(steps), tf.int64), tf.constant(seed, tf.int64))
+        return (probabilities if return_probabilities else states).numpy()
+
+    def sample(self, n, steps=1000, seed=None, return_probabilities=False):
+        """``n`` independent chains started at uniform random visible states, after ``steps`` sweeps."""
+        if not isinstance(n, numbers.Integral) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        rng = np.random.default_rng(seed)
+        start = (rng.random((int(n), self.n_visible)) < 0.5).astype(np.float32)
+        return self.gibbs(start, steps, seed=rng.integers(0, 2**31 - 1),
+                          return_probabilities=return_probabilities)
+
+    # --- likelihood -------------------------------------------------------------------------------------------
+
+    def weights_numpy(self):
+        """(W, b, c) as float64 NumPy arrays."""
+        return tuple(np.asarray(ops.convert_to_numpy(w), np.float64)
+                     for w in (self.kernel, self.visible_bias, self.hidden_bias))
+
+    def pseudo_log_likelihood(self, v, indices=None, seed=None):
+        """V · log σ(F(ṽ) − F(v)) per row, ṽ = v with unit ``indices[r]`` of row r flipped (random when None:
+        ``np.random.RandomState(seed).randint(0, V, n)``, scikit-learn's ``score_samples`` draw)."""
+        v = np.asarray(ops.convert_to_numpy(self.prepare(self.check_inputs(v, "v"))), np.float64)
+        if indices is None:
+            indices = np.random.RandomState(seed).randint(0, self.n_visible, v.shape[0])
+        kernel, visible_bias, hidden_bias = self.weights_numpy()
+        flipped = v.copy()
+        rows = np.arange(v.shape[0])
+        flipped[rows, indices] = 1.0 - flipped[rows, indices]
+
+        def free(x):
+            return -x @ visible_bias - np.logaddexp(0.0, x @ kernel + hidden_bias).sum(axis=1)
+
+        return -self.n_visible * np.logaddexp(0.0, -(free(flipped) - free(v)))
+
+    def full_pseudo_log_likelihood(self, v, chunk=16):
+        """Σ_i log p(v_i | v_−i) per row, every unit flipped in turn (no random draw; V times the cost of
+        :meth:`pseudo_log_likelihood`, whose expectation over the flipped unit it is)."""
+        v = np.asarray(ops.convert_to_numpy(self.prepare(self.check_inputs(v, "v"))), np.float64)
+        return full_pseudo_log_likelihood(v, *self.weights_numpy(), chunk=chunk)
+
+    def log_partition(self, method="exact", n_betas=14500, n_runs=100, base_visible_bias=None, seed=0,
+                      max_units=20):
+        """log Z: ``exact`` enumerates the smaller layer (≤ ``max_units`` units) and returns a float; ``ais``
+        returns (estimate, standard_error) by annealed importance sampling (see :mod:`autoencoders.partition`;
+        pass the data's base rates log(p/(1−p)) as ``base_visible_bias`` for MNIST-sized models)."""
+        kernel, visible_bias, hidden_bias = self.weights_numpy()
+        if method == "exact":
+            return partition.exact_log_partition(kernel, visible_bias, hidden_bias, max_units=max_units)
+        if method == "ais":
+            return partition.ais_log_partition(kernel, visible_bias, hidden_bias, n_betas=n_betas, n_runs=n_runs,
+                                               base_visible_bias=base_visible_bias, seed=seed)
+        raise ValueError(f"method must be 'exact' or 'ais', got {method!r}")
+
+    def log_likelihood(self, v, log_partition=None):
+        """log p(v) = −F(v) − log Z per row; log Z is computed exactly when not given (small models only)."""
+        if log_partition is None:
+            log_partition = self.log_partition("exact")
+        return -np.asarray(ops.convert_to_numpy(self.free_energy(v)), np.float64) - float(log_partition)
+
+    def get_config(self):
+        return {**super().get_config(), "n_visible": self.n_visible, "n_hidden": self.n_hidden, "k": self.k,
+                "persistent": self.persistent, "learning_rate": self.learning_rate, "momentum": self.momentum,
+                "initial_momentum": self.initial_momentum, "momentum_switch_epoch": self.momentum_switch_epoch,
+                "weight_decay": self.weight_decay, "n_chains": self.n_chains, "binarize": self.binarize,
+                "init_scale": self.init_scale, "visible_bias_init": self.visible_bias_init, "seed": self.seed}
+
+
+def _is_eager(tensor) -> bool:
+    try:
+        np.asarray(tensor)
+    except (TypeError, ValueError, NotImplementedError):
+        return False
+    return True
+
+
+def full_pseudo_log_likelihood(v, kernel, visible_bias, hidden_bias, chunk=16) -> np.ndarray:
+    """Σ_i log σ(F(v with unit i flipped) − F(v)) for each row of the binary matrix ``v``: the exact
+    pseudo-log-likelihood of an RBM given as NumPy arrays (usable for scikit-learn's models too:
+    ``components_.T, intercept_visible_, intercept_hidden_``)."""
+    v = np.asarray(v, np.float64)
+    kernel, visible_bias, hidden_bias = (np.asarray(a, np.float64) for a in (kernel, visible_bias, hidden_bias))
+    out = np.empty(len(v))
+    for start in range(0, len(v), chunk):
+        rows = v[start:start + chunk]
+        logits = rows @ kernel + hidden_bias  # [n, H]
+        sign = 1.0 - 2.0 * rows  # +1 where a unit turns on, −1 where it turns off
+        flipped = logits[:, None, :] + sign[:, :, None] * kernel[None]  # [n, V, H]
+        gap = -sign * visible_bias - (np.logaddexp(0.0, flipped).sum(-1)
+                                      - np.logaddexp(0.0, logits).sum(-1)[:, None])  # F(ṽ_i) − F(v)
+        out[start:start + chunk] = -np.logaddexp(0.0, -gap).sum(axis=1)
+    return out
+
+
+def base_rate_bias(data, smoothing: float = 0.05, mean: bool = False) -> np.ndarray:
+    """log(p/(1−p)) of the mean visible activation p of ``data`` (rows; or, with ``mean=True``, ``data`` is p
+    already), smoothed toward 0.5 so that pixels never on get a finite bias (≈ −3.7): the base-rate model of
+    AIS (Salakhutdinov & Murray 2008) and Hinton's initial visible biases."""
+    mean = np.asarray(data, np.float64) if mean else np.asarray(data, np.float64).mean(axis=0)
+    mean = (1 - smoothing) * mean + smoothing * 0.5
+    return np.log(mean / (1 - mean))

@@ -1,0 +1,199 @@
+"""The training runs behind ``kzoo train rbm`` and ``kzoo train autoencoder``: data, fit with the standard
+callbacks (rerunning with the same ``out_dir`` resumes), and the files each run writes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from autoencoders.data import load_images
+
+AUTOENCODER_KINDS = ("tied", "denoising")
+ARCHITECTURES = ("dense", "conv")
+
+
+def _dataset(x, batch_size, seed, shuffle=True, drop_remainder=False):
+    import tensorflow as tf
+
+    data = tf.data.Dataset.from_tensor_slices(x)
+    if shuffle:
+        data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    return data.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+
+def _epoch_timer():
+    """A Keras callback whose ``seconds`` lists the wall time of each fit epoch."""
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seconds = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self._start)
+
+    return EpochTimer()
+
+
+def _save_model(model, path: Path) -> Path:
+    from zoo.runtime import atomic_path
+
+    with atomic_path(path) as temporary:
+        model.save(temporary)
+    return path
+
+
+def _history(history) -> dict:
+    return {key: [float(value) for value in values] for key, values in history.history.items()}
+
+
+def filter_tiles(kernel, image_shape) -> np.ndarray:
+    """Each hidden unit's incoming weights as an image, scaled to [0, 1] per tile: [n_hidden, h, w]."""
+    tiles = np.asarray(kernel, np.float64).T.reshape(-1, *image_shape)
+    low = tiles.min(axis=(1, 2), keepdims=True)
+    high = tiles.max(axis=(1, 2), keepdims=True)
+    return (tiles - low) / np.maximum(high - low, 1e-12)
+
+
+def gibbs_chain_snapshots(rbm, chains=10, snapshots=10, steps=1000, seed=0) -> np.ndarray:
+    """p(v|h) of ``chains`` Gibbs chains from random states after every ``steps // snapshots`` sweeps:
+    [snapshots · chains, n_visible], one row of the grid per snapshot."""
+    every = max(1, steps // snapshots)
+    rng = np.random.default_rng(seed)
+    v = (rng.random((chains, rbm.n_visible)) < 0.5).astype(np.float32)
+    frames = []
+    for index in range(snapshots):
+        probabilities = rbm.gibbs(v, every, seed=seed * 1000 + index, return_probabilities=True)
+        v = (rng.random(probabilities.shape) < probabilities).astype(np.float32)
+        frames.append(probabilities)
+    return np.concatenate(frames)
+
+
+def train_rbm(out_dir, dataset="mnist", data_dir=None, hidden=500, epochs=10, k=1, persistent=False,
+              batch_size=100, learning_rate=0.1, binarize=0.5, limit=None, sample_steps=1000, ais_betas=0,
+              ais_runs=100, seed=0, distribute="none", verbose=1) -> dict:
+    """Train a :class:`~autoencoders.rbm.BernoulliRBM` on ``dataset`` and write into ``out_dir``:
+    ``rbm.keras``, ``filters.png`` (one tile per hidden unit), ``samples.png`` (Gibbs chains, one row per
+    snapshot), ``metrics.json`` (history, test reconstruction error and pseudo-log-likelihood, seconds per
+    epoch, and the test log-likelihood: exact when the smaller layer has ≤ 20 units, else AIS when
+    ``ais_betas`` > 0). Returns the metrics."""
+    from autoencoders.rbm import BernoulliRBM, base_rate_bias
+    from zoo import runtime
+
+    runtime.set_seed(seed)
+    out = runtime.prepare_out_dir(out_dir)
+    train_images, _ = load_images(dataset, data_dir, "train", limit)
+    test_images, _ = load_images(dataset, data_dir, "test", limit)
+    image_shape = train_images.shape[1:]
+    x_train = train_images.reshape(len(train_images), -1)
+    x_test = test_images.reshape(len(test_images), -1)
+    strategy = runtime.get_strategy(distribute)
+    with strategy.scope():
+        rbm = BernoulliRBM(x_train.shape[1], hidden, k=k, persistent=persistent, learning_rate=learning_rate,
+                           n_chains=batch_size, binarize=binarize, seed=seed)
+        binary = x_train > binarize if binarize is not None else x_train
+        rbm.visible_bias.assign(base_rate_bias(binary).astype(np.float32))
+        rbm.compile()
+    timer = _epoch_timer()
+    history = rbm.fit(_dataset(x_train, batch_size, seed, drop_remainder=False), epochs=epochs,
+                      validation_data=_dataset(x_test, batch_size, seed, shuffle=False),
+                      callbacks=[*runtime.training_callbacks(out), timer], verbose=verbose)
+    _save_model(rbm, out / "rbm.keras")
+    runtime.save_image_grid(filter_tiles(rbm.kernel.numpy(), image_shape), out / "filters.png")
+    chains = gibbs_chain_snapshots(rbm, steps=sample_steps, seed=seed)
+    runtime.save_image_grid(chains.reshape(-1, *image_shape), out / "samples.png", columns=10)
+
+    test_binary = rbm.prepare(x_test).numpy()
+    metrics = {"dataset": dataset, "hidden": hidden, "epochs": epochs, "k": k, "persistent": persistent,
+               "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed,
+               "history": _history(history), "seconds_per_epoch": timer.seconds,
+               "test_pseudo_log_likelihood": float(rbm.pseudo_log_likelihood(test_binary, seed=seed).mean())}
+    if min(rbm.n_visible, rbm.n_hidden) <= 20:
+        log_z = rbm.log_partition("exact")
+        metrics.update(log_partition=log_z, log_partition_method="exact")
+    elif ais_betas > 0:
+        log_z, error = rbm.log_partition("ais", n_betas=ais_betas, n_runs=ais_runs,
+                                         base_visible_bias=base_rate_bias(binary),
+                                         seed=seed)
+        metrics.update(log_partition=log_z, log_partition_standard_error=error, log_partition_method="ais")
+    if "log_partition" in metrics:
+        metrics["test_log_likelihood"] = float(rbm.log_likelihood(test_binary, metrics["log_partition"]).mean())
+    runtime.write_json(metrics, out / "metrics.json")
+    return metrics
+
+
+def build_autoencoder(kind, input_shape, architecture="dense", hidden=(256,), code_dim=64, corruption="gaussian",
+                      level=0.4, seed=0):
+    """A :class:`TiedAutoencoder` (dense only) or a dense/convolutional :class:`DenoisingAutoencoder`."""
+    from autoencoders.denoising import conv_denoising_autoencoder, dense_denoising_autoencoder
+    from autoencoders.tied import TiedAutoencoder
+
+    if kind not in AUTOENCODER_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(AUTOENCODER_KINDS)}, got {kind!r}")
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture must be one of {', '.join(ARCHITECTURES)}, got {architecture!r}")
+    input_dim = int(np.prod(input_shape))
+    if kind == "tied":
+        if architecture != "dense":
+            raise ValueError("a tied autoencoder is dense: use architecture='dense' with kind='tied'")
+        return TiedAutoencoder([input_dim, *hidden, code_dim])
+    if architecture == "conv":
+        return conv_denoising_autoencoder((*input_shape, 1), corruption=corruption, level=level, seed=seed)
+    return dense_denoising_autoencoder(input_dim, hidden, code_dim, corruption=corruption, level=level, seed=seed)
+
+
+def train_autoencoder(out_dir, kind="tied", dataset="mnist", data_dir=None, architecture="dense", hidden=(256,),
+                      code_dim=64, corruption="gaussian", level=0.4, epochs=10, batch_size=128,
+                      learning_rate=1e-3, limit=None, seed=0, distribute="none", verbose=1) -> dict:
+    """Train a tied or denoising autoencoder with binary cross-entropy and write into ``out_dir``:
+    ``autoencoder.keras``, ``reconstructions.png`` (rows: inputs, corrupted inputs, outputs) and
+    ``metrics.json`` (history, test BCE/MSE on clean inputs, and on corrupted ones for a denoising model)."""
+    import keras
+
+    from autoencoders.denoising import corrupt
+    from zoo import runtime
+
+    runtime.set_seed(seed)
+    out = runtime.prepare_out_dir(out_dir)
+    train_images, _ = load_images(dataset, data_dir, "train", limit)
+    test_images, _ = load_images(dataset, data_dir, "test", limit)
+    image_shape = train_images.shape[1:]
+    conv = architecture == "conv"
+
+    def shape(images):
+        return images[..., None] if conv else images.reshape(len(images), -1)
+
+    x_train, x_test = shape(train_images), shape(test_images)
+    strategy = runtime.get_strategy(distribute)
+    with strategy.scope():
+        model = build_autoencoder(kind, image_shape, architecture, hidden, code_dim, corruption, level, seed)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy",
+                      metrics=["mse"])
+    noisy_test = (corrupt(x_test, corruption, level, seed=seed).numpy() if kind == "denoising" else x_test)
+    timer = _epoch_timer()
+    history = model.fit(x_train, x_train, batch_size=batch_size, epochs=epochs, shuffle=True,
+                        validation_data=(noisy_test, x_test), callbacks=[*runtime.training_callbacks(out), timer],
+                        verbose=verbose)
+    _save_model(model, out / "autoencoder.keras")
+    shown = slice(0, 10)
+    outputs = model.predict(noisy_test[shown], verbose=0)
+    rows = [x_test[shown], noisy_test[shown], outputs]
+    runtime.save_image_grid(np.concatenate([row.reshape(-1, *image_shape) for row in rows]),
+                            out / "reconstructions.png", columns=10)
+    clean = model.evaluate(x_test, x_test, verbose=0, return_dict=True, batch_size=batch_size)
+    metrics = {"kind": kind, "architecture": architecture, "dataset": dataset, "epochs": epochs, "seed": seed,
+               "parameters": int(model.count_params()), "history": _history(history),
+               "seconds_per_epoch": timer.seconds, "test_bce_clean": float(clean["loss"]),
+               "test_mse_clean": float(clean["mse"])}
+    if kind == "denoising":
+        noisy = model.evaluate(noisy_test, x_test, verbose=0, return_dict=True, batch_size=batch_size)
+        metrics.update(corruption=corruption, level=level, test_bce_corrupted=float(noisy["loss"]),
+                       test_mse_corrupted=float(noisy["mse"]))
+    runtime.write_json(metrics, out / "metrics.json")
+    return metrics

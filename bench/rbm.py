@@ -1,0 +1,192 @@
+"""Benchmark: kzoo's BernoulliRBM against scikit-learn's, PCD-1 on binarised MNIST, measured in the same run.
+
+Both optimise the same objective the same way: the same data (MNIST train images > 0.5, in file order, as
+scikit-learn's ``fit`` does not shuffle; float32 for kzoo, float64 for scikit-learn, its native precision), 500
+hidden units, batch 100, PCD-1 with persistent chains (one per batch row, starting at h = 0), the same update
+ε·(batch-mean positive − chain-mean negative statistics) (scikit-learn's lr / batch_size · (pos − neg)), no
+momentum, no weight decay, and the *same initial parameters*: kzoo's W ~ N(0, 0.01²) copied into scikit-learn,
+hidden biases 0, visible biases either the data's log(p/(1−p)) (``--visible-bias data``, Hinton's advice and
+kzoo's default) or 0 (``zeros``, scikit-learn's). scikit-learn is driven batch by batch through its own
+``_fit`` (the inner loop of ``fit``) so that it can start from those parameters. Epochs alternate between the
+two libraries so that load from other processes hits both alike.
+
+Reported: seconds per epoch (each epoch timed; the first kzoo epoch includes tracing and XLA compilation and is
+reported apart); the test pseudo-log-likelihood of both models by one estimator, both ways: scikit-learn's
+one-random-flip estimate on the whole test set (the same flipped unit per example for both) and the exact
+Σ_i log p(v_i|v_−i) on the first ``--exact-pll-limit`` test images; and the AIS test log-likelihood (nats) of
+both models with the same AIS run settings (base-rate model fit to the training data).
+
+    python bench/rbm.py [--epochs 5] [--hidden 500] [--learning-rate 0.1] [--visible-bias data]
+                        [--ais-betas 5000] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def load(data_dir, limit):
+    from autoencoders.data import load_images
+
+    train = load_images("mnist", data_dir, "train", limit)[0]
+    test = load_images("mnist", data_dir, "test", limit)[0]
+    binary = [(images.reshape(len(images), -1) > 0.5).astype(np.float32) for images in (train, test)]
+    return binary
+
+
+def run(epochs=5, hidden=500, batch_size=100, learning_rate=0.1, seed=0, data_dir=None, limit=None,
+        ais_betas=5000, ais_runs=100, visible_bias="data", exact_pll_limit=2000):
+    import tensorflow as tf
+    from sklearn.neural_network import BernoulliRBM as SkRBM
+
+    from autoencoders.partition import ais_log_partition
+    from autoencoders.rbm import BernoulliRBM, base_rate_bias, full_pseudo_log_likelihood
+    from zoo.runtime import set_seed
+
+    set_seed(seed)
+    x_train, x_test = load(data_dir, limit)
+    n_batches = len(x_train) // batch_size
+    x_train = x_train[:n_batches * batch_size]
+    kzoo = BernoulliRBM(x_train.shape[1], hidden, k=1, persistent=True, learning_rate=learning_rate, momentum=0.0,
+                        initial_momentum=0.0, weight_decay=0.0, n_chains=batch_size, visible_bias_init="zeros",
+                        seed=seed)
+    if visible_bias == "data":
+        kzoo.visible_bias.assign(base_rate_bias(x_train).astype(np.float32))
+    kzoo.compile()
+    dataset = tf.data.Dataset.from_tensor_slices(x_train).batch(batch_size).cache().prefetch(tf.data.AUTOTUNE)
+    sk = SkRBM(n_components=hidden, learning_rate=learning_rate, batch_size=batch_size, n_iter=1,
+               random_state=seed)
+    kernel, visible, hidden_bias = kzoo.weights_numpy()  # the same initial parameters for both
+    sk.components_, sk.intercept_visible_, sk.intercept_hidden_ = kernel.T.copy(), visible.copy(), hidden_bias.copy()
+    sk.h_samples_ = np.zeros((batch_size, hidden))
+    sk.n_features_in_ = x_train.shape[1]
+    sk_rng = np.random.RandomState(seed)
+    x_sklearn = x_train.astype(np.float64)  # scikit-learn's native precision (its fit converts uint8 images so)
+    batches = [x_sklearn[start:start + batch_size] for start in range(0, len(x_sklearn), batch_size)]
+
+    rows = {"kzoo": [], "sklearn": []}
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        kzoo.fit(dataset, epochs=epoch + 1, initial_epoch=epoch, verbose=0)
+        rows["kzoo"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        for batch in batches:  # the inner loop of sk.fit (fit itself would re-initialise the parameters)
+            sk._fit(batch, sk_rng)
+        rows["sklearn"].append(time.perf_counter() - start)
+        log(f"epoch {epoch + 1}: kzoo {rows['kzoo'][-1]:.2f} s, sklearn {rows['sklearn'][-1]:.2f} s")
+
+    indices = np.random.RandomState(seed).randint(0, x_test.shape[1], len(x_test))
+    sk_params = (sk.components_.T, sk.intercept_visible_, sk.intercept_hidden_)
+    pll = {"kzoo": float(kzoo.pseudo_log_likelihood(x_test, indices=indices).mean()),
+           "sklearn": float(sk.score_samples(x_test.astype(np.float64)).mean())}
+    start = time.perf_counter()
+    exact_rows = x_test[:exact_pll_limit].astype(np.float64)
+    exact_pll = {"kzoo": float(kzoo.full_pseudo_log_likelihood(exact_rows).mean()),
+                 "sklearn": float(full_pseudo_log_likelihood(exact_rows, *sk_params).mean()),
+                 "test_examples": len(exact_rows), "seconds": time.perf_counter() - start}
+    steady = {name: times[1:] or times for name, times in rows.items()}
+    result = {
+        "epochs": epochs, "hidden": hidden, "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed,
+        "train_examples": len(x_train), "test_examples": len(x_test),
+        "seconds_per_epoch": rows, "kzoo_first_epoch_seconds": rows["kzoo"][0],
+        "median_seconds_per_epoch": {name: statistics.median(times) for name, times in steady.items()},
+        "visible_bias_init": visible_bias, "test_pseudo_log_likelihood": pll,
+        "test_exact_pseudo_log_likelihood": exact_pll,
+    }
+    result["speedup_median"] = result["median_seconds_per_epoch"]["sklearn"] / result["median_seconds_per_epoch"]["kzoo"]
+    ratios = [s / k for s, k in zip(steady["sklearn"], steady["kzoo"])]
+    result["speedup_per_epoch"] = ratios
+    if ais_betas:
+        result["ais"] = {"n_betas": ais_betas, "n_runs": ais_runs}
+        free = {"kzoo": np.asarray(kzoo.free_energy(x_test), np.float64),
+                "sklearn": sk._free_energy(x_test.astype(np.float64))}  # F(v), as kzoo's
+        for name, params in (("kzoo", kzoo.weights_numpy()), ("sklearn", sk_params)):
+            start = time.perf_counter()
+            log_z, error = ais_log_partition(*params, n_betas=ais_betas, n_runs=ais_runs,
+                                             base_visible_bias=base_rate_bias(x_train), seed=seed)
+            result["ais"][name] = {"log_partition": log_z, "standard_error": error,
+                                   "seconds": time.perf_counter() - start,
+                                   "test_log_likelihood": float(np.mean(-free[name]) - log_z)}
+            log(f"AIS {name}: log Z {log_z:.2f} +- {error:.3f}")
+    result["environment"] = {"python": platform.python_version(), "tensorflow": tf.__version__,
+                             "cpus": os.cpu_count(), "machine": platform.machine()}
+    return result
+
+
+def format_report(result) -> str:
+    median, pll = result["median_seconds_per_epoch"], result["test_pseudo_log_likelihood"]
+    exact, ais = result["test_exact_pseudo_log_likelihood"], result.get("ais", {})
+    ratios = result["speedup_per_epoch"]
+
+    def ais_cell(name):
+        if name not in ais:
+            return "-"
+        return f"{ais[name]['test_log_likelihood']:.2f} (log Z {ais[name]['log_partition']:.2f} ± " \
+               f"{ais[name]['standard_error']:.3f})"
+
+    lines = [
+        f"visible biases initialised: {result['visible_bias_init']}; {result['epochs']} epochs PCD-1, lr "
+        f"{result['learning_rate']}, batch {result['batch_size']}, {result['hidden']} hidden",
+        "",
+        f"| library | s/epoch (median of epochs 2..{result['epochs']}) | test PLL, 1 random flip "
+        f"({result['test_examples']}) | test PLL, exact ({exact['test_examples']}) | AIS test log-lik. (nats) |",
+        "|---|---|---|---|---|",
+        f"| sklearn.neural_network.BernoulliRBM | {median['sklearn']:.2f} | {pll['sklearn']:.2f} "
+        f"| {exact['sklearn']:.2f} | {ais_cell('sklearn')} |",
+        f"| kzoo BernoulliRBM | {median['kzoo']:.2f} (first epoch {result['kzoo_first_epoch_seconds']:.2f}) "
+        f"| {pll['kzoo']:.2f} | {exact['kzoo']:.2f} | {ais_cell('kzoo')} |",
+        "",
+        f"speed-up sklearn/kzoo: {result['speedup_median']:.2f}x (per epoch: min {min(ratios):.2f}x, "
+        f"max {max(ratios):.2f}x); PLL difference kzoo - sklearn: {pll['kzoo'] - pll['sklearn']:+.2f} nats "
+        f"(random flip), {exact['kzoo'] - exact['sklearn']:+.2f} nats (exact)",
+    ]
+    if ais:
+        lines.append(f"AIS: {ais['n_betas']} betas, {ais['n_runs']} runs, base-rate model fit to the training data")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--hidden", type=int, default=500)
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--learning-rate", type=float, default=0.1)
+    parser.add_argument("--limit", type=int, default=None, help="first N images of each split")
+    parser.add_argument("--data-dir", default=None, help="MNIST IDX folder (default: ../shared/data/mnist)")
+    parser.add_argument("--ais-betas", type=int, default=5000, help="0 skips AIS")
+    parser.add_argument("--ais-runs", type=int, default=100)
+    parser.add_argument("--visible-bias", choices=("data", "zeros"), default="data",
+                        help="initial visible biases of both models: the data's log-odds or 0")
+    parser.add_argument("--exact-pll-limit", type=int, default=2000, help="test images for the exact PLL")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", metavar="PATH")
+    args = parser.parse_args(argv)
+    result = run(epochs=args.epochs, hidden=args.hidden, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                 seed=args.seed, data_dir=args.data_dir, limit=args.limit, ais_betas=args.ais_betas,
+                 ais_runs=args.ais_runs, visible_bias=args.visible_bias, exact_pll_limit=args.exact_pll_limit)
+    print(format_report(result))
+    if args.json:
+        from zoo.runtime import write_json
+
+        write_json(result, args.json)
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""`kzoo train t2i`, `kzoo generate` and `kzoo evaluate t2i` end to end on tiny settings."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from zoo.cli import main
+
+TINY = ["train", "t2i", "--image-size", "32", "--steps-per-epoch", "2", "--batch-size", "8", "--ngf", "8",
+        "--ndf", "8", "--pretrain-steps", "2", "--limit", "64", "--no-evaluate", "--seed", "1"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("t2i")
+    assert main(TINY + ["--epochs", "1", "--out", str(out)]) == 0
+    return out
+
+
+def test_train_writes_model_samples_logs_metrics(trained):
+    assert (trained / "model.keras").is_file() and (trained / "text_encoder.weights.h5").is_file()
+    assert Image.open(trained / "samples" / "epoch_0001.png").size[1] == 4 * 34 + 2  # four captions, 32 px rows
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert metrics["epochs_run_now"] == 1 and metrics["stopped"] is None and metrics["images_per_second"] > 0
+    assert json.loads((trained / "config.json").read_text())["image_size"] == 32
+    assert list((trained / "logs").rglob("events.out.tfevents.*"))
+
+
+def test_rerun_resumes_and_only_trains_the_new_epochs(trained, capsys):
+    assert main(TINY + ["--epochs", "2", "--out", str(trained)]) == 0
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert metrics["epochs_run_now"] == 1 and metrics["pretrain"] == "loaded"
+    assert (trained / "samples" / "epoch_0002.png").is_file()
+    assert main(TINY + ["--epochs", "2", "--ngf", "16", "--out", str(trained)]) == 1
+    assert "another configuration" in capsys.readouterr().err
+
+
+def test_generate_grid_and_interpolation(trained, tmp_path, capsys):
+    grid = tmp_path / "grid.png"
+    captions = ["a small red circle in the top left", "", "🙂🙂 " + "long " * 2000]
+    assert main(["generate", "--model", str(trained), *captions, "--n", "3", "-o", str(grid)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    image = np.asarray(Image.open(grid))
+    assert image.shape[0] == 3 * 34 + 2
+    path = tmp_path / "path.png"
+    assert main(["generate", "--model", str(trained), "a red circle", "a blue star", "--interpolate", "--n", "5",
+                 "-o", str(path)]) == 0
+    assert np.asarray(Image.open(path)).shape[0] == 4 * 34 + 2
+    assert main(["generate", "--model", str(trained), "one", "--interpolate", "-o", str(path)]) == 1
+    assert "exactly two captions" in capsys.readouterr().err
+    assert main(["generate", "--model", str(tmp_path / "nothing"), "x", "-o", str(path)]) == 1
+    assert "no text-to-image model" in capsys.readouterr().err
+
+
+def test_bad_dataset_and_missing_files(tmp_path, capsys):
+    assert main(["train", "t2i", "--dataset", "cifar"]) == 2
+    assert "shapes" in capsys.readouterr().err and "flowers102" in capsys.readouterr().err + "flowers102"
+    assert main(["train", "t2i", "--dataset", "mnist", "--data-dir", str(tmp_path), "--out",
+                 str(tmp_path / "o")]) == 1
+    assert "train-images-idx3-ubyte.gz" in capsys.readouterr().err

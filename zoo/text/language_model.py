@@ -1,0 +1,431 @@
+"""A character-level language model (Karpathy's char-rnn) on kzoo's fused recurrent layers.
+
+    e_t = E[c_t]                         embedding of character t
+    h_t^(l) = RNN^(l)(h_t^(l-1), h_{t-1}^(l))   stacked zoo.LSTM / zoo.GRU / zoo.ElmanRNN, h_t^(0) = e_t
+    p(c_{t+1} | c_{≤t}) = softmax(h_t^(L)·V + b)
+
+Training minimises the mean cross-entropy −log p(c_{t+1} | c_{≤t}) over every position of every window,
+which *is* the validation metric in nats per character; bits per character = nats / ln 2
+(Graves 2013, "Generating Sequences With Recurrent Neural Networks").
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from zoo import runtime
+from zoo.text.vocab import CharVocab
+
+CELLS = {"lstm": "LSTM", "gru": "GRU", "elman": "ElmanRNN"}
+MODEL_FILE = "model.keras"
+HISTORY_FILE = "history.json"
+RUN_FILE = "run.json"
+METRICS_FILE = "metrics.json"
+
+
+def text_ids(vocab: CharVocab, text: str) -> np.ndarray:
+    """int32 ids of every character of ``text`` (no stripping, no truncation, no padding)."""
+    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.int64)
+    return vocab.lookup(points)
+
+
+def _check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"`{name}` must be a positive integer; received {name}={value!r}.")
+    return int(value)
+
+
+# -- metrics --------------------------------------------------------------------------------------
+
+
+def _char_cross_entropy(y_true, y_pred):
+    """−log p(true character) per position, from logits [..., vocab]."""
+    return keras.ops.sparse_categorical_crossentropy(y_true, y_pred, from_logits=True)
+
+
+def _char_bits(y_true, y_pred):
+    return _char_cross_entropy(y_true, y_pred) / math.log(2.0)
+
+
+@keras.saving.register_keras_serializable(package="kzoo")
+class NatsPerChar(keras.metrics.MeanMetricWrapper):
+    """Mean −ln p(next character) over all characters seen (the cross-entropy in nats)."""
+
+    def __init__(self, name="nats_per_char", dtype=None):
+        super().__init__(fn=_char_cross_entropy, name=name, dtype=dtype)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+
+@keras.saving.register_keras_serializable(package="kzoo")
+class BitsPerChar(keras.metrics.MeanMetricWrapper):
+    """Mean −log₂ p(next character): nats per character / ln 2."""
+
+    def __init__(self, name="bits_per_char", dtype=None):
+        super().__init__(fn=_char_bits, name=name, dtype=dtype)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+
+# -- model ----------------------------------------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="kzoo")
+class CharLanguageModel(keras.Model):
+    """Embedding → ``layers`` stacked recurrent layers → logits over the vocabulary.
+
+    Args:
+        vocab: a :class:`zoo.text.CharVocab` (or its config dict / JSON); saved in the model's config.
+        embedding_dim: size of the character embedding.
+        units: hidden units of each recurrent layer.
+        layers: number of stacked recurrent layers.
+        cell: "lstm", "gru" or "elman" (``zoo.LSTM``, ``zoo.GRU``, ``zoo.ElmanRNN``).
+        dropout: rate of the dropout applied to each recurrent layer's output (Zaremba et al. 2014).
+
+    ``model(ids [batch, time])`` returns logits [batch, time, vocab.size]; position t predicts
+    character t + 1. :meth:`generate` samples text one character at a time, carrying the states.
+    """
+
+    def __init__(self, vocab, embedding_dim=64, units=256, layers=2, cell="lstm", dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        from zoo import layers as zoo_layers
+
+        self.vocab = CharVocab.coerce(vocab)
+        self.embedding_dim = _check_positive_int(embedding_dim, "embedding_dim")
+        self.units = _check_positive_int(units, "units")
+        self.num_layers = _check_positive_int(layers, "layers")
+        if cell not in CELLS:
+            raise ValueError(f"`cell` must be one of {', '.join(CELLS)}; received cell={cell!r}.")
+        self.cell = cell
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"`dropout` must be a float in [0, 1); received dropout={dropout!r}.")
+        self.dropout = float(dropout)
+
+        layer_class = getattr(zoo_layers, CELLS[cell])
+        self.embedding = keras.layers.Embedding(self.vocab.size, self.embedding_dim, name="embedding")
+        self.recurrent = [
+            layer_class(self.units, return_sequences=True, return_state=True, name=f"{cell}_{i}")
+            for i in range(self.num_layers)
+        ]
+        self.drop = keras.layers.Dropout(self.dropout, name="dropout")
+        self.head = keras.layers.Dense(self.vocab.size, name="logits")
+
+    def build(self, input_shape):
+        self.embedding.build(input_shape)
+        features = self.embedding_dim
+        for layer in self.recurrent:
+            layer.build((None, None, features))
+            features = self.units
+        self.head.build((None, None, self.units))
+        self.built = True
+
+    def _run(self, ids, initial_states=None, training=None):
+        """(logits [batch, time, vocab], final states per layer) of the full sequence ``ids``."""
+        x = self.embedding(ids)
+        finals = []
+        for i, layer in enumerate(self.recurrent):
+            state = None if initial_states is None else list(initial_states[i])
+            outputs = layer(x, initial_state=state, training=training)
+            x, states = outputs[0], list(outputs[1:])
+            finals.append(states)
+            x = self.drop(x, training=training)
+        return self.head(x), finals
+
+    def call(self, inputs, training=None):
+        return self._run(inputs, training=training)[0]
+
+    # -- incremental decoding ----------------------------------------------------------------------
+
+    def initial_states(self, batch_size):
+        """Zero states: one list per layer ([h, c] for an LSTM, [h] otherwise)."""
+        return [list(layer.cell.get_initial_state(batch_size)) for layer in self.recurrent]
+
+    def step(self, ids, states):
+        """One character through the cells: ids [batch] → (logits [batch, vocab], new states).
+
+        Equal to the last position of ``model(prefix)`` when ``states`` are those after the prefix.
+        """
+        x = self.embedding(ids)
+        new_states = []
+        for layer, state in zip(self.recurrent, states):
+            x, state = layer.cell(x, list(state), training=False)
+            new_states.append(list(state))
+        return self.head(x), new_states
+
+    def _compiled(self):
+        import tensorflow as tf
+
+        if "_step_fn" not in self.__dict__:
+            # Set with object.__setattr__ so Keras does not track the function as model state.
+            object.__setattr__(self, "_step_fn", tf.function(self.step, reduce_retracing=True))
+            object.__setattr__(self, "_run_fn", tf.function(
+                lambda ids: self._run(ids, training=False),
+                input_signature=[tf.TensorSpec([None, None], tf.int32)]))
+        return self.__dict__["_step_fn"], self.__dict__["_run_fn"]
+
+    def check_text(self, text, argument="prime"):
+        """ids of ``text``; ValueError naming the characters outside the vocabulary."""
+        if not isinstance(text, str):
+            raise TypeError(f"`{argument}` must be a str; received {type(text).__name__}.")
+        ids = text_ids(self.vocab, text)
+        unknown = sorted({c for c, i in zip(text, ids) if i == self.vocab.unk_id})
+        if unknown:
+            raise ValueError(
+                f"`{argument}` contains characters outside the model's vocabulary (built from its training "
+                f"text): {''.join(unknown)!r}; remove them or use only characters the model was trained on.")
+        return ids
+
+    def generate(self, prime, length, temperature=1.0, seed=None):
+        """``prime`` followed by ``length`` sampled characters.
+
+        The prime runs through the model once; then each character is drawn from
+        softmax(logits / temperature) and fed back through :meth:`step` with the carried states.
+        Padding and the unknown id are never drawn. ``seed`` makes the sample reproducible.
+        """
+        if not isinstance(prime, str) or not prime:
+            raise ValueError(f"`prime` must be a non-empty str (the text to continue); received {prime!r}.")
+        if isinstance(length, bool) or not isinstance(length, numbers.Integral) or length < 0:
+            raise ValueError(f"`length` must be a non-negative integer; received length={length!r}.")
+        if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) \
+                or not math.isfinite(temperature) or temperature <= 0:
+            raise ValueError(f"`temperature` must be a positive number; received temperature={temperature!r}.")
+        ids = self.check_text(prime)
+        step_fn, run_fn = self._compiled()
+        logits, states = run_fn(ids[None, :])
+        logits = logits[:, -1]
+        rng = np.random.default_rng(seed)
+        banned = [self.vocab.pad_id, self.vocab.unk_id]
+        out = []
+        for _ in range(int(length)):
+            scaled = np.asarray(logits, np.float64)[0] / float(temperature)
+            scaled[banned] = -np.inf
+            probs = np.exp(scaled - scaled.max())
+            probs /= probs.sum()
+            next_id = int(rng.choice(len(probs), p=probs))
+            out.append(next_id)
+            logits, states = step_fn(np.array([next_id], np.int32), states)
+        return prime + self.vocab.decode(np.array(out, np.int64)) if out else prime
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocab": self.vocab.get_config(),
+            "embedding_dim": self.embedding_dim,
+            "units": self.units,
+            "layers": self.num_layers,
+            "cell": self.cell,
+            "dropout": self.dropout,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def compile_charlm(model, learning_rate=2e-3, clipnorm=5.0):
+    """Adam with gradient clipping, sparse cross-entropy on the logits, nats/char and bits/char."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=clipnorm),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[NatsPerChar(), BitsPerChar()],
+    )
+    return model
+
+
+# -- data -----------------------------------------------------------------------------------------
+
+
+def window_dataset(ids, seq_len, batch_size, shuffle=False, seed=0, what="text"):
+    """``tf.data`` batches of (x, y) windows: x = ids[k·L : (k+1)·L], y = the same shifted by one.
+
+    Non-overlapping windows of ``seq_len`` inputs; a ValueError when ``ids`` hold less than one window
+    (``seq_len + 1`` characters). Training batches have a fixed size (the last partial batch is dropped)
+    unless there are fewer windows than ``batch_size``.
+    """
+    import tensorflow as tf
+
+    ids = np.asarray(ids, np.int32)
+    seq_len = _check_positive_int(seq_len, "seq_len")
+    batch_size = _check_positive_int(batch_size, "batch_size")
+    windows = (len(ids) - 1) // seq_len
+    if windows < 1:
+        raise ValueError(
+            f"the {what} has {len(ids)} characters, shorter than one window of seq_len + 1 = {seq_len + 1}; "
+            f"use a longer text or a smaller --seq-len")
+    x = ids[: windows * seq_len].reshape(windows, seq_len)
+    y = ids[1 : windows * seq_len + 1].reshape(windows, seq_len)
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle:
+        ds = ds.shuffle(windows, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size, drop_remainder=shuffle and windows >= batch_size)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def read_text(path) -> str:
+    """The UTF-8 text of ``path``; errors name the file and the ``--text`` flag."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"--text {path}: no such file; pass the path of a UTF-8 text file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"--text {path} is not UTF-8 text ({err}); convert it to UTF-8 first") from err
+    if not text:
+        raise ValueError(f"--text {path} is empty; pass a file with training text")
+    return text
+
+
+def split_text(text, validation_fraction=0.1):
+    """(training text, validation text): the validation split is the last ``validation_fraction``."""
+    if not 0.0 < validation_fraction < 1.0:
+        raise ValueError(f"validation_fraction must be in (0, 1); received {validation_fraction!r}")
+    cut = int(round(len(text) * (1.0 - validation_fraction)))
+    return text[:cut], text[cut:]
+
+
+# -- training -------------------------------------------------------------------------------------
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """After each epoch: save the whole model (weights, optimizer, vocab) atomically and log the epoch.
+
+    The log (``history.json``) records per epoch the metrics, wall-clock seconds and the throughput
+    ``items_per_epoch / seconds`` under the key ``throughput_key``.
+    """
+
+    def __init__(self, out_dir, items_per_epoch, throughput_key="chars_per_s"):
+        super().__init__()
+        self.out = Path(out_dir)
+        self.items_per_epoch = items_per_epoch
+        self.throughput_key = throughput_key
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self._start
+        with runtime.atomic_path(self.out / MODEL_FILE) as temporary:
+            self.model.save(temporary)
+        history = load_history(self.out)
+        history = [h for h in history if h["epoch"] < epoch]
+        history.append({"epoch": epoch, "seconds": seconds, self.throughput_key: self.items_per_epoch / seconds,
+                        **{k: float(v) for k, v in (logs or {}).items()}})
+        runtime.write_json(history, self.out / HISTORY_FILE)
+
+
+def check_same_run(out, run, keys):
+    """Refuse to resume in ``out`` a run whose settings ``keys`` differ from ``run``; then record ``run``."""
+    previous = Path(out) / RUN_FILE
+    if previous.is_file():
+        earlier = json.loads(previous.read_text())
+        changed = []
+        for key in keys:
+            before, now = earlier.get(key), run.get(key)
+            if isinstance(before, dict) and isinstance(now, dict):
+                changed += [f"{key}.{k}" for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k)]
+            elif before != now:
+                changed.append(key)
+        if changed:
+            raise ValueError(
+                f"--out {out} holds a run with different settings ({', '.join(changed)}); rerun with the same "
+                f"settings to resume, or choose another --out")
+    runtime.write_json(run, previous)
+
+
+def run_callbacks(out, items_per_epoch, throughput_key):
+    """``zoo.runtime.training_callbacks`` (resume point, TensorBoard) + :class:`EpochCheckpoint`."""
+    return [*runtime.training_callbacks(out), EpochCheckpoint(out, items_per_epoch, throughput_key)]
+
+
+def load_history(out_dir) -> list:
+    path = Path(out_dir) / HISTORY_FILE
+    return json.loads(path.read_text()) if path.is_file() else []
+
+
+def load_charlm(model_dir) -> CharLanguageModel:
+    """The :class:`CharLanguageModel` saved by :func:`train_charlm` in ``model_dir``."""
+    directory = Path(model_dir).expanduser()
+    path = directory / MODEL_FILE
+    if not directory.is_dir():
+        raise FileNotFoundError(f"--model {directory}: no such directory; pass the --out of `kzoo train charlm`")
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"--model {directory} holds no {MODEL_FILE}; train one first with "
+            f"`kzoo train charlm --text FILE --out {directory}`")
+    model = keras.saving.load_model(path, safe_mode=True)
+    if not isinstance(model, CharLanguageModel):
+        raise ValueError(f"{path} holds a {type(model).__name__}, not a CharLanguageModel")
+    return model
+
+
+def train_charlm(text_path, out_dir, epochs=10, units=256, layers=2, seq_len=100, batch_size=64, seed=0,
+                 embedding_dim=64, cell="lstm", dropout=0.0, learning_rate=2e-3, validation_fraction=0.1,
+                 strategy="none", verbose=1) -> dict:
+    """Train a :class:`CharLanguageModel` on the text file ``text_path``, writing into ``out_dir``.
+
+    The vocabulary is every character of the text (case kept); the last ``validation_fraction`` is the
+    validation split. Each epoch saves ``model.keras`` (atomically) and appends to ``history.json``;
+    ``BackupAndRestore`` resumes an interrupted epoch, and a rerun with the same ``out_dir`` and a larger
+    ``epochs`` continues from the saved model, training only the missing epochs. Returns the metrics
+    (also written to ``metrics.json``).
+    """
+    epochs = _check_positive_int(epochs, "epochs")
+    text = read_text(text_path)
+    train_text, val_text = split_text(text, validation_fraction)
+    vocab = CharVocab.from_text(text, lowercase=False)
+    model_args = {"vocab": vocab.get_config(), "embedding_dim": embedding_dim, "units": units,
+                  "layers": layers, "cell": cell, "dropout": dropout}
+    run = {"model": model_args, "seq_len": seq_len, "batch_size": batch_size,
+           "validation_fraction": validation_fraction, "text": str(Path(text_path).resolve())}
+
+    out = runtime.prepare_out_dir(out_dir)
+    check_same_run(out, run, ("model", "seq_len", "batch_size", "validation_fraction"))
+
+    runtime.set_seed(seed)
+    train_ds = window_dataset(text_ids(vocab, train_text), seq_len, batch_size, shuffle=True, seed=seed,
+                              what="training text (the first 90%)")
+    val_ds = window_dataset(text_ids(vocab, val_text), seq_len, batch_size,
+                            what=f"validation split (the last {validation_fraction:.0%} of the text)")
+    train_windows = (len(train_text) - 1) // seq_len
+    steps = max(1, train_windows // batch_size) if train_windows >= batch_size else 1
+    chars_per_epoch = steps * min(batch_size, train_windows) * seq_len
+
+    history = load_history(out)
+    done = len(history)
+    with runtime.get_strategy(strategy).scope():
+        if done and (out / MODEL_FILE).is_file():
+            model = load_charlm(out)
+        else:
+            done = 0
+            model = compile_charlm(CharLanguageModel(**model_args), learning_rate)
+            model.build((None, seq_len))
+    callbacks = run_callbacks(out, chars_per_epoch, "chars_per_s")
+    start = time.perf_counter()
+    if done < epochs:
+        model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=done,
+                  callbacks=callbacks, verbose=verbose)
+    seconds = time.perf_counter() - start
+    history = load_history(out)
+    last = history[-1]
+    metrics = {
+        "epochs": len(history),
+        "epochs_trained_now": [h["epoch"] for h in history if h["epoch"] >= done],
+        "val_nats_per_char": last["val_nats_per_char"],
+        "val_bits_per_char": last["val_bits_per_char"],
+        "train_nats_per_char": last["nats_per_char"],
+        "chars_per_s": last["chars_per_s"],
+        "seconds": seconds,
+        "vocab_size": vocab.size,
+        "parameters": int(model.count_params()),
+    }
+    runtime.write_json(metrics, out / METRICS_FILE)
+    return metrics
