@@ -17,7 +17,9 @@ def _readme_commands():
 
 def test_readme_starts_with_install_and_test_commands():
     commands = _readme_commands()
-    assert commands[:2] == ['pip install . && kzoo bench rnn', 'pip install -e ".[dev]" && python -m pytest']
+    assert commands[0].startswith("pip install . && kzoo train t2i --out runs/shapes && kzoo generate --model "
+                                  "runs/shapes ")
+    assert commands[1] == 'pip install -e ".[dev]" && python -m pytest'
 
 
 def test_ci_runs_the_readme_test_command():
