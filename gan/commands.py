@@ -64,15 +64,16 @@ def register(commands, bench, train, sample) -> None:
     parser.add_argument("--data-dir", help="folder with the dataset's files (mnist/fashion_mnist IDX files, "
                                            "flowers102 archive and .mat files)")
     parser.add_argument("--captions-dir", help="flowers102: Reed et al.'s text_c10 caption folder")
-    parser.add_argument("--epochs", type=positive_int, default=6, help="epochs (a rerun continues up to this)")
+    parser.add_argument("--epochs", type=positive_int, default=15, help="epochs (a rerun continues up to this)")
     parser.add_argument("--steps-per-epoch", type=positive_int, default=100, help="batches per epoch")
     parser.add_argument("--batch-size", type=positive_int, default=64, help="global batch size")
-    parser.add_argument("--image-size", type=int, choices=(32, 64), default=64, help="image side in pixels")
-    parser.add_argument("--ngf", type=positive_int, default=64, help="generator base channels")
-    parser.add_argument("--ndf", type=positive_int, default=64, help="discriminator base channels")
+    parser.add_argument("--image-size", type=int, choices=(32, 64), default=32,
+                        help="image side in pixels (64 as in Reed et al.)")
+    parser.add_argument("--ngf", type=positive_int, default=32, help="generator base channels (64 in DCGAN)")
+    parser.add_argument("--ndf", type=positive_int, default=32, help="discriminator base channels (64 in DCGAN)")
     parser.add_argument("--learning-rate", type=positive_float, default=2e-4, help="Adam learning rate (G and D)")
     parser.add_argument("--limit", type=positive_int, help="use only this many training examples")
-    parser.add_argument("--pretrain-steps", type=non_negative_int, default=300,
+    parser.add_argument("--pretrain-steps", type=non_negative_int, default=1500,
                         help="DS-SJE pretraining steps of the text encoder (0: train it jointly with the GAN)")
     parser.add_argument("--distribute", choices=STRATEGIES, default="none", help="tf.distribute strategy")
     parser.add_argument("--devices", type=positive_int, help="devices for --distribute mirrored")

@@ -42,28 +42,32 @@ SAMPLE_CAPTIONS = {
 
 @dataclasses.dataclass
 class T2IConfig:
-    """Everything a run depends on, as plain data (saved to ``config.json``)."""
+    """Everything a run depends on, as plain data (saved to ``config.json``).
+
+    The defaults are the quickstart on ``shapes``: 32×32 images, ngf = ndf = 32, 1,500 DS-SJE pretraining steps
+    of the text encoder and 15 epochs of 100 GAN steps; Reed et al.'s setting is image_size=64, ngf=ndf=64.
+    """
 
     dataset: str = "shapes"
     data_dir: str | None = None
     captions_dir: str | None = None
-    image_size: int = 64
+    image_size: int = 32
     batch_size: int = 64
-    epochs: int = 5
+    epochs: int = 15
     steps_per_epoch: int = 100
     seed: int = 0
     z_dim: int = 100
     text_proj_dim: int = 128
-    ngf: int = 64
-    ndf: int = 64
+    ngf: int = 32
+    ndf: int = 32
     embedding_dim: int = 32
     text_units: int = 128
     text_dim: int = 256
     text_cell: str = "gru"
     max_length: int = 96
     train_text_encoder: bool = False
-    pretrain_steps: int = 300
-    pretrain_classes_per_batch: int = 64
+    pretrain_steps: int = 1500
+    pretrain_classes_per_batch: int = 32
     pretrain_learning_rate: float = 2e-3
     interpolation_weight: float = 1.0
     learning_rate: float = 2e-4
