@@ -98,6 +98,7 @@ class TrainingGuard(keras.callbacks.Callback):
         super().__init__()
         self.patience, self.d_loss_floor = patience, d_loss_floor
         self.reason = None
+        self.diverged = False
         self._previous_g_loss = None
         self._strikes = 0
 
@@ -109,6 +110,7 @@ class TrainingGuard(keras.callbacks.Callback):
         logs = logs or {}
         for name in ("d_loss", "g_loss"):
             if name in logs and not math.isfinite(float(logs[name])):
+                self.diverged = True
                 self._stop(f"{name} became {float(logs[name])} at batch {batch}: training diverged. Lower the "
                            "learning rate or the batch size, or restart from the last checkpoint with another seed")
                 return
@@ -128,10 +130,11 @@ class TrainingGuard(keras.callbacks.Callback):
 
 class SampleGrid(keras.callbacks.Callback):
     """At every epoch end: a captioned PNG of fixed captions × fixed noise, the model saved atomically, and the
-    grid logged to TensorBoard."""
+    grid logged to TensorBoard; nothing once ``guard`` has seen the losses diverge, so the last good model stays."""
 
-    def __init__(self, out_dir, captions, columns, seed, log_dir=None):
+    def __init__(self, out_dir, captions, columns, seed, log_dir=None, guard=None):
         super().__init__()
+        self.guard = guard
         self.out_dir = Path(out_dir)
         self.captions = list(captions)
         self.columns = columns
@@ -145,16 +148,17 @@ class SampleGrid(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch_seconds.append(time.perf_counter() - self._started)
+        if self.guard is not None and self.guard.diverged:
+            return  # keep the last good model.keras and samples
         z = self.model.fixed_noise(len(self.captions) * self.columns, self.seed)
         images = self.model.generate(self.captions, n=self.columns, z=z)
-        path = save_captioned_grid(images, self.captions, self.out_dir / "samples" / f"epoch_{epoch + 1:04d}.png")
+        save_captioned_grid(images, self.captions, self.out_dir / "samples" / f"epoch_{epoch + 1:04d}.png")
         runtime.save_model(self.model, self.out_dir / "model.keras")
         if self.writer is not None:
             grid = np.asarray(captioned_grid(images, self.captions))[None].astype(np.float32) / 255.0
             with self.writer.as_default(step=epoch + 1):
                 tf.summary.image("samples", grid)
             self.writer.flush()
-        del path
 
 
 def build_text_encoder(config: T2IConfig, vocab=None):
@@ -262,13 +266,15 @@ def train_t2i(config: T2IConfig, out_dir: str | os.PathLike, verbose: int = 1) -
     dataset = training_dataset(config, model.vocab, global_batch)
     guard = TrainingGuard(patience=config.collapse_patience)
     captions = SAMPLE_CAPTIONS[config.dataset]
-    samples = SampleGrid(out, captions, config.sample_columns, config.seed, log_dir=out / "logs" / "samples")
+    samples = SampleGrid(out, captions, config.sample_columns, config.seed, log_dir=out / "logs" / "samples",
+                         guard=guard)
     callbacks = runtime.training_callbacks(out) + [guard, samples]
     started = time.perf_counter()
     history = model.fit(dataset, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
                         callbacks=callbacks, verbose=verbose)
     seconds = time.perf_counter() - started
-    runtime.save_model(model, out / "model.keras")
+    if not guard.diverged:
+        runtime.save_model(model, out / "model.keras")
     epochs_run = len(samples.epoch_seconds)
     steady = samples.epoch_seconds[1:] or samples.epoch_seconds
     images_per_second = (config.steps_per_epoch * global_batch / float(np.median(steady))) if steady else None

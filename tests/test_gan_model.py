@@ -134,3 +134,22 @@ def test_training_guard_stops_on_nan_and_on_collapse():
     for epoch, g_loss in enumerate([1.0, 2.0, 3.0]):
         healthy.on_epoch_end(epoch, {"d_loss": 0.6, "g_loss": g_loss})
     assert healthy.reason is None
+
+
+def test_sample_grid_saves_each_epoch_but_not_after_divergence(tmp_path):
+    from gan.train import SampleGrid
+
+    model = _tiny_gan()
+    guard = TrainingGuard()
+    grid = SampleGrid(tmp_path, ["a red circle", "a blue square"], columns=2, seed=0, guard=guard)
+    grid.set_model(model)
+    grid.on_epoch_begin(0)
+    grid.on_epoch_end(0)
+    assert (tmp_path / "samples" / "epoch_0001.png").is_file() and (tmp_path / "model.keras").is_file()
+    saved = (tmp_path / "model.keras").stat().st_mtime_ns
+    guard.set_model(model)
+    guard.on_train_batch_end(3, {"d_loss": float("inf"), "g_loss": 1.0})
+    grid.on_epoch_begin(1)
+    grid.on_epoch_end(1)
+    assert guard.diverged and not (tmp_path / "samples" / "epoch_0002.png").exists()
+    assert (tmp_path / "model.keras").stat().st_mtime_ns == saved
