@@ -73,7 +73,7 @@ def register(commands, bench, train, sample) -> None:
     parser.add_argument("--ndf", type=positive_int, default=32, help="discriminator base channels (64 in DCGAN)")
     parser.add_argument("--learning-rate", type=positive_float, default=2e-4, help="Adam learning rate (G and D)")
     parser.add_argument("--limit", type=positive_int, help="use only this many training examples")
-    parser.add_argument("--pretrain-steps", type=non_negative_int, default=1500,
+    parser.add_argument("--pretrain-steps", type=non_negative_int, default=4000,
                         help="DS-SJE pretraining steps of the text encoder (0: train it jointly with the GAN)")
     parser.add_argument("--distribute", choices=STRATEGIES, default="none", help="tf.distribute strategy")
     parser.add_argument("--devices", type=positive_int, help="devices for --distribute mirrored")

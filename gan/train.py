@@ -44,7 +44,7 @@ SAMPLE_CAPTIONS = {
 class T2IConfig:
     """Everything a run depends on, as plain data (saved to ``config.json``).
 
-    The defaults are the quickstart on ``shapes``: 32×32 images, ngf = ndf = 32, 1,500 DS-SJE pretraining steps
+    The defaults are the quickstart on ``shapes``: 32×32 images, ngf = ndf = 32, 4,000 DS-SJE pretraining steps
     of the text encoder and 15 epochs of 100 GAN steps; Reed et al.'s setting is image_size=64, ngf=ndf=64.
     """
 
@@ -66,7 +66,7 @@ class T2IConfig:
     text_cell: str = "gru"
     max_length: int = 96
     train_text_encoder: bool = False
-    pretrain_steps: int = 1500
+    pretrain_steps: int = 4000
     pretrain_classes_per_batch: int = 32
     pretrain_learning_rate: float = 2e-3
     interpolation_weight: float = 1.0
