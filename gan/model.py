@@ -24,6 +24,11 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
+# A saved model names its text encoder and recurrent layers by their registered Keras names; importing the
+# modules that register them lets `keras.models.load_model` find them in a fresh process.
+import zoo.layers  # noqa: E402,F401
+import zoo.text.encoders  # noqa: E402,F401
+
 INIT = keras.initializers.RandomNormal(0.0, 0.02)
 GAMMA_INIT = keras.initializers.RandomNormal(1.0, 0.02)
 

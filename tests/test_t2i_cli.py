@@ -54,6 +54,18 @@ def test_generate_grid_and_interpolation(trained, tmp_path, capsys):
     assert "no text-to-image model" in capsys.readouterr().err
 
 
+def test_generate_in_a_fresh_process(trained, tmp_path):
+    """The console script loads the saved model with nothing imported beforehand (registration by import)."""
+    import subprocess
+    import sys
+
+    grid = tmp_path / "fresh.png"
+    result = subprocess.run([sys.executable, "-m", "zoo.cli", "generate", "--model", str(trained), "a red circle",
+                             "--n", "2", "-o", str(grid)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert grid.is_file()
+
+
 def test_bad_dataset_and_missing_files(tmp_path, capsys):
     assert main(["train", "t2i", "--dataset", "cifar"]) == 2
     assert "shapes" in capsys.readouterr().err and "flowers102" in capsys.readouterr().err + "flowers102"

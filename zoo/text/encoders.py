@@ -15,6 +15,7 @@ import keras
 from keras import ops
 
 from zoo.cells.base import RecurrentCell, check_units
+from zoo import layers as _registers_fused_layers  # noqa: F401  (saved models name them)
 from zoo.text.tokenizer import CharTokenizer
 from zoo.text.vocab import DEFAULT_MAX_LENGTH, CharVocab
 

@@ -21,6 +21,7 @@ import keras
 import numpy as np
 
 from zoo import runtime
+from zoo import layers as _registers_fused_layers  # noqa: F401  (saved models name them)
 from zoo.text.vocab import CharVocab
 
 CELLS = {"lstm": "LSTM", "gru": "GRU", "elman": "ElmanRNN"}
