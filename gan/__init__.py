@@ -4,7 +4,7 @@ Public names are imported lazily, so ``import gan`` (and ``gan.data``) does not 
 or a ``tf.data`` pipeline is built.
 """
 
-import importlib
+from zoo.lazy import lazy_exports as _lazy_exports
 
 _EXPORTS = {
     "TextToImageGAN": "gan.model",
@@ -15,14 +15,4 @@ _EXPORTS = {
 
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'gan' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(__all__)
+__getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS)

@@ -4,7 +4,7 @@ Public names are imported lazily, so ``import zoo`` (and ``kzoo --help``) does n
 TensorFlow until a cell or layer is used.
 """
 
-import importlib
+from zoo.lazy import lazy_exports as _lazy_exports
 
 __version__ = "0.1.0"
 
@@ -24,14 +24,4 @@ _EXPORTS = {
 
 __all__ = ["__version__", *_EXPORTS]
 
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(__all__)
+__getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS)

@@ -4,7 +4,7 @@ joint embedding, a character language model and a character encoder-decoder.
 Names are imported lazily, so ``import zoo.text`` does not start TensorFlow.
 """
 
-import importlib
+from zoo.lazy import lazy_exports as _lazy_exports
 
 _EXPORTS = {
     "DEFAULT_ALPHABET": "zoo.text.vocab",
@@ -23,14 +23,4 @@ _EXPORTS = {
 
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'zoo.text' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(__all__)
+__getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS)
