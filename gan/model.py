@@ -29,6 +29,7 @@ from keras import layers, ops
 import zoo.layers  # noqa: E402,F401
 import zoo.text.encoders  # noqa: E402,F401
 
+MISMATCHES = ("random", "hardest")
 INIT = keras.initializers.RandomNormal(0.0, 0.02)
 GAMMA_INIT = keras.initializers.RandomNormal(1.0, 0.02)
 
@@ -134,12 +135,17 @@ class TextToImageGAN(keras.Model):
         real_label: the discriminator's target for real matching pairs; 0.9 is one-sided label smoothing.
         instance_noise: std of Gaussian noise added to every image D sees in training (Sønderby et al. 2016);
             it blurs the early, trivially separable real and fake distributions so that G gets a gradient.
-    Data for ``fit``: dicts ``{"image": [B, S, S, 3] in [−1, 1], "text_ids": int32 [B, L]}``.
+        mismatch: how the mismatched caption of each real image is chosen for D: ``"random"`` (another
+            example of the batch, as in the paper) or ``"hardest"`` (the caption of the batch most similar to the
+            right one, cosine of the embeddings, among examples of another ``match_key`` when the data has one).
+    Data for ``fit``: dicts ``{"image": [B, S, S, 3] in [−1, 1], "text_ids": int32 [B, L]}``, optionally with
+    ``"match_key"`` int32 [B] (a class id: captions with equal keys describe the same thing and are never used as
+    each other's mismatch).
     """
 
     def __init__(self, text_encoder, image_size=64, z_dim=100, text_proj_dim=128, ngf=64, ndf=64,
                  train_text_encoder=False, interpolation_weight=1.0, beta=0.5, max_length=201, real_label=1.0,
-                 instance_noise=0.0, **kwargs):
+                 instance_noise=0.0, mismatch="random", **kwargs):
         super().__init__(**kwargs)
         if isinstance(text_encoder, dict):
             text_encoder = keras.saving.deserialize_keras_object(text_encoder)
@@ -167,6 +173,9 @@ class TextToImageGAN(keras.Model):
             raise ValueError(f"`instance_noise` (std of the noise added to D's images) must be >= 0, "
                              f"got {instance_noise!r}")
         self.instance_noise = float(instance_noise)
+        if mismatch not in MISMATCHES:
+            raise ValueError(f"`mismatch` must be one of {', '.join(MISMATCHES)}, got {mismatch!r}")
+        self.mismatch = mismatch
         self.text_encoder.trainable = self.train_text_encoder
         text_dim = self._text_dim()
         self.generator = build_generator(self.image_size, self.z_dim, text_dim, self.text_proj_dim, self.ngf)
@@ -275,6 +284,23 @@ class TextToImageGAN(keras.Model):
         return [self.d_loss_tracker, self.g_loss_tracker, self.real_score_tracker, self.fake_score_tracker,
                 self.wrong_score_tracker]
 
+    def _mismatched(self, text, keys=None):
+        """For each example, the embedding of another example's caption (see ``mismatch``)."""
+        batch = tf.shape(text)[0]
+        if keys is None:
+            other = tf.logical_not(tf.eye(batch, dtype=tf.bool))
+        else:
+            keys = tf.reshape(keys, (-1,))
+            other = tf.not_equal(keys[:, None], keys[None, :])
+        if self.mismatch == "random":
+            # the next example of the batch that is "other", cyclically (the next example when keys are absent)
+            order = (tf.range(batch)[None, :] - tf.range(batch)[:, None]) % batch
+            rank = tf.where(other, order, batch + order)
+            return tf.gather(text, tf.argmin(rank, axis=1))
+        unit = tf.math.l2_normalize(tf.stop_gradient(text), axis=-1)
+        similarity = tf.where(other, tf.matmul(unit, unit, transpose_b=True), -2.0)
+        return tf.gather(text, tf.argmax(similarity, axis=1))
+
     def _discriminate(self, images, text):
         """D's logits in training mode; each kind of pair is its own batch, as in DCGAN and Reed et al.
         (BatchNorm statistics of a joint real+fake batch made D win within a few hundred steps)."""
@@ -292,7 +318,7 @@ class TextToImageGAN(keras.Model):
         z_int = tf.random.normal((batch, self.z_dim))
         with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
             text = self.text_encoder(ids, training=self.train_text_encoder)
-            wrong = tf.roll(text, shift=1, axis=0)  # another example's caption: a mismatched pair
+            wrong = self._mismatched(text, data.get("match_key"))
             fake = self.generator([z, text], training=True)
             s_real = self._discriminate(images, text)
             s_wrong = self._discriminate(images, wrong)
@@ -324,4 +350,4 @@ class TextToImageGAN(keras.Model):
                 "ngf": self.ngf, "ndf": self.ndf, "train_text_encoder": self.train_text_encoder,
                 "interpolation_weight": self.interpolation_weight, "beta": self.beta,
                 "max_length": self.max_length, "real_label": self.real_label,
-                "instance_noise": self.instance_noise}
+                "instance_noise": self.instance_noise, "mismatch": self.mismatch}

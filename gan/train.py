@@ -74,6 +74,7 @@ class T2IConfig:
     d_learning_rate: float = 1e-4
     real_label: float = 0.9
     instance_noise: float = 0.0
+    mismatch: str = "random"
     distribute: str = "none"
     devices: int | None = None
     deterministic: bool = False
@@ -176,7 +177,8 @@ def build_gan(config: T2IConfig, encoder) -> TextToImageGAN:
                            text_proj_dim=config.text_proj_dim, ngf=config.ngf, ndf=config.ndf,
                            train_text_encoder=config.train_text_encoder,
                            interpolation_weight=config.interpolation_weight, max_length=config.max_length,
-                           real_label=config.real_label, instance_noise=config.instance_noise)
+                           real_label=config.real_label, instance_noise=config.instance_noise,
+                           mismatch=config.mismatch)
     model.compile(d_optimizer=keras.optimizers.Adam(config.d_learning_rate, beta_1=0.5),
                   g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=0.5))
     return model
@@ -224,7 +226,7 @@ def pretrain_text_encoder(config: T2IConfig, encoder, out: Path, verbose: int = 
 
 
 def training_dataset(config: T2IConfig, vocab, global_batch: int):
-    """``{"image", "text_ids"}`` batches, repeated: the dataset's captions tokenized in the pipeline."""
+    """``{"image", "text_ids", "match_key"}`` batches, repeated: the captions tokenized in the pipeline."""
     from gan.data import make_dataset
     from zoo.text import CharTokenizer
 
@@ -232,8 +234,22 @@ def training_dataset(config: T2IConfig, vocab, global_batch: int):
     dataset = make_dataset(config.dataset, split="train", batch_size=global_batch, image_size=config.image_size,
                            seed=config.seed, data_dir=config.data_dir, captions_dir=config.captions_dir,
                            shuffle=True, repeat=True, limit=config.limit)
-    return dataset.map(lambda batch: {"image": batch["image"], "text_ids": tokenizer(batch["caption"])},
+    return dataset.map(lambda batch: {"image": batch["image"], "text_ids": tokenizer(batch["caption"]),
+                                      "match_key": match_key(batch["label"])},
                        num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def match_key(label):
+    """One int32 per example that is equal exactly when two captions describe the same thing: the class, or for
+    shapes the combination of shape, colour, size and position."""
+    if not isinstance(label, dict):
+        return tf.cast(label, tf.int32)
+    from gan.data.shapes import ATTRIBUTES
+
+    key = tf.zeros_like(label["shape"], tf.int32)
+    for name, values in ATTRIBUTES.items():
+        key = key * len(values) + tf.cast(label[name], tf.int32)
+    return key
 
 
 def train_t2i(config: T2IConfig, out_dir: str | os.PathLike, verbose: int = 1) -> dict:

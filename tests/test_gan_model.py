@@ -153,3 +153,16 @@ def test_sample_grid_saves_each_epoch_but_not_after_divergence(tmp_path):
     grid.on_epoch_end(1)
     assert guard.diverged and not (tmp_path / "samples" / "epoch_0002.png").exists()
     assert (tmp_path / "model.keras").stat().st_mtime_ns == saved
+
+
+def test_mismatched_captions_never_share_the_match_key():
+    text = tf.constant([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [1.0, 0.05]])
+    keys = tf.constant([0, 0, 1, 2, 3])
+    hardest = _tiny_gan(mismatch="hardest")._mismatched(text, keys).numpy()
+    # example 0 (key 0): the most similar caption with another key is example 4; example 1 likewise
+    np.testing.assert_allclose(hardest, text.numpy()[[4, 4, 3, 2, 0]])
+    random = _tiny_gan()._mismatched(text, keys).numpy()
+    np.testing.assert_allclose(random, text.numpy()[[2, 2, 3, 4, 0]])  # the next example with another key
+    np.testing.assert_allclose(_tiny_gan()._mismatched(text).numpy(), text.numpy()[[1, 2, 3, 4, 0]])
+    with pytest.raises(ValueError, match="mismatch"):
+        _tiny_gan(mismatch="easy")
