@@ -1,0 +1,63 @@
+"""gan.metrics: the shapes attribute judge, accuracies, diversity, and `evaluate_t2i` on a saved model."""
+
+import json
+
+import numpy as np
+import pytest
+
+from gan import metrics
+from gan.model import TextToImageGAN
+from zoo.text import CharRNNEncoder, CharVocab
+
+
+def test_pairwise_rms_on_known_images():
+    images = np.stack([np.zeros((2, 2)), np.ones((2, 2)), np.full((2, 2), 3.0)])
+    assert metrics.pairwise_rms(images) == pytest.approx((1 + 3 + 2) / 3)
+
+
+def test_accuracies_per_head_and_all():
+    class Judge:
+        def predict(self, images, batch_size, verbose):
+            return {"a": np.eye(3)[[0, 1, 2, 0]], "b": np.eye(2)[[0, 0, 1, 1]]}
+
+    result = metrics.accuracies(Judge(), np.zeros((4, 1)), {"a": [0, 1, 2, 2], "b": [0, 1, 1, 1]})
+    assert result == {"a": 0.75, "b": 0.75, "all": 0.5}
+
+
+@pytest.fixture
+def small_judge(monkeypatch, tmp_path):
+    """A quickly trained judge at 32 px in a temporary cache (the real one trains on 8,000 images)."""
+    monkeypatch.setenv("KZOO_CACHE", str(tmp_path / "cache"))
+    original = metrics.shapes_attribute_classifier
+
+    def small(image_size=32, seed=0, train_size=8000, epochs=4):
+        return original(image_size, seed=seed, train_size=1200, epochs=2)
+
+    monkeypatch.setattr(metrics, "shapes_attribute_classifier", small)
+    return small
+
+
+def test_judge_learns_real_renderings_and_is_cached(small_judge, tmp_path):
+    judge, accuracy = small_judge(32)
+    assert set(accuracy) == {"shape", "colour", "size", "position", "all"}
+    assert accuracy["position"] > 0.9 and accuracy["colour"] > 0.2  # chance: 0.25 and 0.125, after 2 small epochs
+    cached = list((tmp_path / "cache").glob("shapes_attributes_32px_seed0.*"))
+    assert sorted(path.suffix for path in cached) == [".json", ".keras"]
+    assert small_judge(32)[1] == accuracy  # loaded from the cache, not retrained
+
+
+def test_evaluate_t2i_on_a_saved_model(small_judge, tmp_path):
+    encoder = CharRNNEncoder(CharVocab(), embedding_dim=8, cell="gru", units=16, output_dim=24)
+    model = TextToImageGAN(encoder, image_size=32, z_dim=8, text_proj_dim=8, ngf=8, ndf=8, max_length=48)
+    model.compile()
+    run = tmp_path / "run"
+    run.mkdir()
+    model.save(run / "model.keras")
+    (run / "config.json").write_text(json.dumps({"dataset": "shapes"}))
+    result = metrics.evaluate_t2i(run, samples=40)
+    assert result["heldout_captions"] == 40
+    assert all(0.0 <= value <= 1.0 for value in result["attribute_accuracy"].values())
+    assert result["diversity_ratio"] > 0
+    (run / "config.json").write_text(json.dumps({"dataset": "mnist"}))
+    with pytest.raises(ValueError, match="not available yet"):
+        metrics.evaluate_t2i(run)
