@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 
-from zoo.cli_args import add_out, add_seed, non_negative_int, positive_float, positive_int, unit_interval_float
+from zoo.cli_args import (STRATEGIES, add_out, add_seed, non_negative_int, positive_float, positive_int,
+                          unit_interval_float)
 
 DATASETS = ("mnist", "fashion_mnist", "digits")  # autoencoders.data.DATASETS (not imported: keep this module light)
 CORRUPTIONS = ("gaussian", "masking", "salt_and_pepper")
-STRATEGIES = ("none", "mirrored", "multiworker")
 
 
 def _summary(metrics: dict, keys) -> str:
@@ -21,7 +20,6 @@ def _summary(metrics: dict, keys) -> str:
 
 
 def _train_rbm(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from autoencoders.training import train_rbm
 
     metrics = train_rbm(args.out, dataset=args.dataset, data_dir=args.data_dir, hidden=args.hidden,
@@ -35,7 +33,6 @@ def _train_rbm(args: argparse.Namespace) -> int:
 
 
 def _train_autoencoder(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from autoencoders.training import train_autoencoder
 
     metrics = train_autoencoder(args.out, kind=args.kind, dataset=args.dataset, data_dir=args.data_dir,

@@ -154,7 +154,7 @@ class BernoulliRBM(keras.Model):
     def check_inputs(self, inputs, name="inputs"):
         """Raise ValueError unless ``inputs`` (array-like with n_visible columns) lie in [0, 1] or ``binarize``
         is set. Symbolic tensors pass through unchecked (``fit`` checks datasets element by element)."""
-        if isinstance(inputs, np.ndarray) or ops.is_tensor(inputs) and _is_eager(inputs):
+        if isinstance(inputs, np.ndarray) or ops.is_tensor(inputs) and _has_values(inputs):
             array = np.asarray(inputs)
             if array.shape[-1:] != (self.n_visible,):
                 raise ValueError(f"{name} must have {self.n_visible} columns (n_visible), got shape {array.shape}")
@@ -395,12 +395,9 @@ class BernoulliRBM(keras.Model):
                 "init_scale": self.init_scale, "visible_bias_init": self.visible_bias_init, "seed": self.seed}
 
 
-def _is_eager(tensor) -> bool:
-    try:
-        np.asarray(tensor)
-    except (TypeError, ValueError, NotImplementedError):
-        return False
-    return True
+def _has_values(tensor) -> bool:
+    """True for an eager tensor (its values can be checked), False for a symbolic one inside a traced function."""
+    return hasattr(tensor, "numpy") and not isinstance(tensor, keras.KerasTensor)
 
 
 def full_pseudo_log_likelihood(v, kernel, visible_bias, hidden_bias, chunk=16) -> np.ndarray:

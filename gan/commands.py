@@ -7,14 +7,12 @@ import argparse
 import json
 import os
 
-from zoo.cli_args import add_out, add_seed, non_negative_int, positive_float, positive_int
+from zoo.cli_args import STRATEGIES, add_out, add_seed, non_negative_int, positive_float, positive_int
 
 DATASETS = ("shapes", "mnist", "fashion_mnist", "flowers102")  # gan.data.DATASETS (importing it is slower)
-STRATEGIES = ("none", "mirrored", "multiworker")
 
 
 def _train_t2i(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from gan.train import T2IConfig, train_t2i
 
     config = T2IConfig(dataset=args.dataset, data_dir=args.data_dir, captions_dir=args.captions_dir,
@@ -37,7 +35,6 @@ def _train_t2i(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from gan.generate import generate_grid
 
     result = generate_grid(args.model, args.captions, args.output, n=args.n, seed=args.seed,
@@ -47,7 +44,6 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _evaluate_t2i(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from gan.metrics import evaluate_t2i
 
     print(json.dumps(evaluate_t2i(args.model, seed=args.seed, samples=args.samples), indent=2))

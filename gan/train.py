@@ -5,7 +5,7 @@ Everything is built inside a ``tf.distribute`` strategy scope. A run writes into
 * ``config.json``: the configuration (plain data, :class:`T2IConfig`);
 * ``model.keras``: the whole model (text encoder with its vocabulary, generator, discriminator), saved atomically
   at the end of every epoch;
-* ``samples/epoch_XXXX.png``: a grid for fixed captions and fixed noise, each row's caption beside it;
+* ``samples/epoch_0001.png``, ``epoch_0002.png``, ...: a grid for fixed captions and fixed noise, each row's caption beside it;
 * ``logs/``: TensorBoard scalars (losses, D scores) and the sample grid as an image;
 * ``backup/``: the resume point (``keras.callbacks.BackupAndRestore``): rerunning the same command continues
   from the last finished epoch;

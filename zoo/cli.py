@@ -25,7 +25,6 @@ USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryEr
 
 def _bench_rnn(args: argparse.Namespace) -> int:
     """Handler of ``kzoo bench rnn``: run :func:`zoo.benchmark.run_rnn_benchmark` and print the table."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from zoo import benchmark
 
     rows = benchmark.run_rnn_benchmark(
@@ -92,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, --version, or an argparse error (already printed)
         return int(exit_.code or 0)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any handler imports TensorFlow
     try:
         return args.handler(args)
     except USER_ERRORS as error:

@@ -67,6 +67,10 @@ def choice_list(valid: tuple[str, ...]):
     return parse
 
 
+# The tf.distribute strategies of zoo.runtime.get_strategy (kept here: this module must not import TensorFlow).
+STRATEGIES = ("none", "mirrored", "multiworker")
+
+
 def add_seed(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default: %(default)s)")
 

@@ -12,7 +12,6 @@ GRADIENT_CELLS = ("elman-tanh", "elman-sigmoid", "elman-relu", "linear", "lstm",
 
 
 def _gradients(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from zoo.gradients import flow
 
     results = flow.run_gradient_flow(args.out, cells=args.cells, steps=args.steps, units=args.units,

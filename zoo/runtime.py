@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-STRATEGIES = ("none", "mirrored", "multiworker")
+from zoo.cli_args import STRATEGIES
 
 
 def set_seed(seed: int, deterministic: bool = False) -> None:

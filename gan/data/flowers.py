@@ -7,7 +7,7 @@ string -> name). The train split is ``trnid`` + ``valid`` (2,040 images), the te
 
 The archive is extracted once, safely, into a cache folder (``cache_dir``, else ``$KZOO_CACHE/flowers102``, else
 ``~/.cache/kzoo/flowers102``); the data folder itself is only read. Captions come from Reed et al.'s
-``text_c10/class_XXXXX/image_XXXXX.txt`` files when ``captions_dir`` is given (https://github.com/reedscot/icml2016),
+``text_c10/class_<5-digit class>/image_<5-digit image>.txt`` files (e.g. ``class_00077/image_00001.txt``) when ``captions_dir`` is given (https://github.com/reedscot/icml2016),
 otherwise from the class names.
 """
 
@@ -199,7 +199,7 @@ def text_captions(captions_dir, image_ids) -> list[list[str]]:
     for image_id in image_ids:
         stem = f"image_{int(image_id):05d}"
         if stem not in index:
-            raise FileNotFoundError(f"captions folder {root} has no {stem}.txt (expected class_XXXXX/{stem}.txt "
+            raise FileNotFoundError(f"captions folder {root} has no {stem}.txt (expected class_<5-digit class>/{stem}.txt "
                                     f"as in the text_c10 folder of {REED_CAPTIONS_URL})")
         lines = [line.strip() for line in index[stem].read_text(encoding="utf-8").splitlines() if line.strip()]
         if not lines:

@@ -6,19 +6,13 @@ Free of TensorFlow imports: handlers import their implementation when they run.
 from __future__ import annotations
 
 import argparse
-import os
 
 from zoo.cli_args import add_out, add_seed, non_negative_int, positive_float, positive_int, unit_interval_float
 
 CELLS = ("lstm", "gru", "elman")
 
 
-def _quiet_tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
 def _train_charlm(args: argparse.Namespace) -> int:
-    _quiet_tf()
     from zoo.text.language_model import train_charlm
 
     metrics = train_charlm(args.text, args.out, epochs=args.epochs, units=args.units, layers=args.layers,
@@ -32,7 +26,6 @@ def _train_charlm(args: argparse.Namespace) -> int:
 
 
 def _sample_charlm(args: argparse.Namespace) -> int:
-    _quiet_tf()
     from zoo.text.language_model import load_charlm
 
     model = load_charlm(args.model)
@@ -41,7 +34,6 @@ def _sample_charlm(args: argparse.Namespace) -> int:
 
 
 def _train_seq2seq(args: argparse.Namespace) -> int:
-    _quiet_tf()
     from zoo.text.seq2seq import train_seq2seq
 
     metrics = train_seq2seq(task=args.task, out_dir=args.out, epochs=args.epochs, seed=args.seed,
@@ -53,7 +45,6 @@ def _train_seq2seq(args: argparse.Namespace) -> int:
 
 
 def _sample_seq2seq(args: argparse.Namespace) -> int:
-    _quiet_tf()
     from zoo.text.seq2seq import load_seq2seq
 
     model = load_seq2seq(args.model)
