@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from zoo.cli_args import (STRATEGIES, add_out, add_seed, non_negative_int, positive_float, positive_int,
+from zoo.cli_args import (add_distribute, add_out, add_seed, non_negative_int, positive_float, positive_int,
                           unit_interval_float)
 
 DATASETS = ("mnist", "fashion_mnist", "digits")  # autoencoders.data.DATASETS (not imported: keep this module light)
@@ -26,9 +26,11 @@ def _train_rbm(args: argparse.Namespace) -> int:
                         epochs=args.epochs, k=args.k, persistent=args.persistent, batch_size=args.batch_size,
                         learning_rate=args.learning_rate, binarize=args.binarize, limit=args.limit,
                         sample_steps=args.sample_steps, ais_betas=args.ais_betas, ais_runs=args.ais_runs,
-                        seed=args.seed, distribute=args.distribute, verbose=args.verbose)
+                        seed=args.seed, distribute=args.distribute, devices=args.devices,
+                        deterministic=args.deterministic, verbose=args.verbose)
     print(_summary(metrics, ("test_pseudo_log_likelihood", "log_partition", "test_log_likelihood")))
-    print(f"wrote rbm.keras, filters.png, samples.png and metrics.json to {args.out}")
+    print(f"wrote rbm.keras, filters.png, samples.png and metrics.json to {args.out} (load it with "
+          f"zoo.load({args.out!r}))")
     return 0
 
 
@@ -39,9 +41,11 @@ def _train_autoencoder(args: argparse.Namespace) -> int:
                                 architecture=args.architecture, hidden=tuple(args.hidden), code_dim=args.code_dim,
                                 corruption=args.corruption, level=args.level, epochs=args.epochs,
                                 batch_size=args.batch_size, learning_rate=args.learning_rate, limit=args.limit,
-                                seed=args.seed, distribute=args.distribute, verbose=args.verbose)
+                                seed=args.seed, distribute=args.distribute, devices=args.devices,
+                                deterministic=args.deterministic, verbose=args.verbose)
     print(_summary(metrics, ("parameters", "test_bce_clean", "test_bce_corrupted")))
-    print(f"wrote autoencoder.keras, reconstructions.png and metrics.json to {args.out}")
+    print(f"wrote autoencoder.keras, reconstructions.png and metrics.json to {args.out} (load it with "
+          f"zoo.load({args.out!r}))")
     return 0
 
 
@@ -52,7 +56,7 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
                              "else TensorFlow Datasets, which needs a network; unused for digits)")
     parser.add_argument("--limit", type=positive_int, default=None, help="use only the first N images of each split")
     parser.add_argument("--epochs", type=positive_int, default=10, help="training epochs")
-    parser.add_argument("--distribute", choices=STRATEGIES, default="none", help="tf.distribute strategy")
+    add_distribute(parser)
     parser.add_argument("--verbose", type=non_negative_int, default=1, help="Keras fit verbosity (1: progress bar)")
 
 

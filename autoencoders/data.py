@@ -17,7 +17,8 @@ def load_images(dataset: str = "mnist", data_dir: str | os.PathLike | None = Non
     ``mnist`` / ``fashion_mnist``: the IDX files in ``data_dir`` when given, else the shared copy
     (``../shared/data/<name>``, see :mod:`zoo.data.paths`) when present, else TFDS (needs a network).
     ``digits``: scikit-learn's bundled 8×8 digits (always offline), pixel values 0…16 divided by 16.
-    ``limit`` keeps the first ``limit`` examples.
+    ``limit`` keeps the first ``limit`` examples. Images that are not all finite (NaN or Inf: a corrupt source)
+    raise a ValueError naming the dataset and the count, before any training starts (see :func:`check_finite`).
     """
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got {dataset!r}")
@@ -42,4 +43,14 @@ def load_images(dataset: str = "mnist", data_dir: str | os.PathLike | None = Non
         images, labels = idx.load_mnist_like(dataset, data_dir=data_dir, split=split)
         images = images / 255.0
     images, labels = images[:limit], labels[:limit]
-    return images.astype(np.float32), labels.astype(np.int64)
+    source = f"{dataset} {split} images" + (f" from {data_dir}" if data_dir is not None else "")
+    return check_finite(images.astype(np.float32), source), labels.astype(np.int64)
+
+
+def check_finite(images: np.ndarray, what: str = "images") -> np.ndarray:
+    """``images`` unchanged; a ValueError naming ``what`` and the count when any value is NaN or Inf."""
+    bad = int(images.size - np.count_nonzero(np.isfinite(images)))
+    if bad:
+        raise ValueError(f"{what}: {bad} pixel values are NaN or Inf; the data source is corrupt (download the "
+                         f"files again, or replace the bad values before training)")
+    return images

@@ -27,25 +27,41 @@ def _check_corruption(corruption, level):
     return level
 
 
-def corrupt(inputs, corruption="gaussian", level=0.4, seed=None, clip=True):
+def _noise(kind, inputs, seed, rows=None):
+    """Standard normal or U[0, 1) noise shaped like ``inputs``; with ``rows`` = (offset, global batch) of
+    :func:`zoo.runtime.replica_batch_position`, drawn for the global batch and sliced to this replica's rows (so
+    that replicas do not share noise, and N replicas corrupt as one device would)."""
+    draw = keras.random.normal if kind == "normal" else keras.random.uniform
+    if rows is None:
+        return draw(ops.shape(inputs), seed=seed)
+    import tensorflow as tf
+
+    offset, total = rows
+    inner = [int(size) for size in inputs.shape[1:]]
+    noise = draw((total, *inner), seed=seed)
+    return tf.slice(noise, [offset] + [0] * len(inner), [tf.shape(inputs)[0], *inner])
+
+
+def corrupt(inputs, corruption="gaussian", level=0.4, seed=None, clip=True, rows=None):
     """x̃ ~ q(x̃|x) for inputs in [0, 1].
 
     ``gaussian``: x̃ = x + level·ε, ε ~ N(0, 1), clipped to [0, 1] when ``clip`` (as the keras.io example);
     ``masking``: each input is set to 0 with probability ``level``;
     ``salt_and_pepper``: each input is, with probability ``level``, set to 0 or 1 with equal chance.
-    ``seed`` is an int, a ``keras.random.SeedGenerator`` or None.
+    ``seed`` is an int, a ``keras.random.SeedGenerator`` or None. ``rows``: see :func:`_noise` (for a replica of a
+    ``tf.distribute`` strategy).
     """
     level = _check_corruption(corruption, level)
     if not isinstance(seed, keras.random.SeedGenerator):
         seed = keras.random.SeedGenerator(seed)  # an int seed reused by each draw would correlate them
     inputs = ops.convert_to_tensor(inputs, dtype="float32")
     if corruption == "gaussian":
-        noisy = inputs + level * keras.random.normal(ops.shape(inputs), seed=seed)
+        noisy = inputs + level * _noise("normal", inputs, seed, rows)
         return ops.clip(noisy, 0.0, 1.0) if clip else noisy
-    hit = keras.random.uniform(ops.shape(inputs), seed=seed) < level
+    hit = _noise("uniform", inputs, seed, rows) < level
     if corruption == "masking":
         return ops.where(hit, ops.zeros_like(inputs), inputs)
-    salt = ops.cast(keras.random.uniform(ops.shape(inputs), seed=seed) < 0.5, inputs.dtype)
+    salt = ops.cast(_noise("uniform", inputs, seed, rows) < 0.5, inputs.dtype)
     return ops.where(hit, salt, inputs)
 
 
@@ -79,7 +95,18 @@ class DenoisingAutoencoder(keras.Model):
         self.built = True
 
     def corrupt(self, inputs):
-        return corrupt(inputs, self.corruption, self.level, seed=self.seed_generator, clip=self.clip)
+        """x̃ ~ q(x̃|x) from the model's seed generator; inside a replica of a multi-replica ``tf.distribute``
+        strategy the noise is drawn for the global batch and sliced to the replica's examples (see
+        :func:`zoo.runtime.replica_batch_position`), so N replicas corrupt exactly as one device would."""
+        import tensorflow as tf
+
+        rows = None
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            from zoo.runtime import replica_batch_position
+
+            rows = replica_batch_position(ops.shape(inputs)[0])
+        return corrupt(inputs, self.corruption, self.level, seed=self.seed_generator, clip=self.clip, rows=rows)
 
     def encode(self, inputs):
         return self.encoder(inputs)

@@ -19,10 +19,30 @@ from keras import ops
 from autoencoders import partition
 
 
-def _sample(probabilities, seed):
-    """Bernoulli samples of ``probabilities`` (a tensor) as 0/1 floats."""
-    noise = keras.random.uniform(ops.shape(probabilities), seed=seed, dtype=probabilities.dtype)
+def _uniform(shape, seed, dtype="float32", rows=None, minval=0.0, maxval=1.0):
+    """U[minval, maxval) noise of ``shape``; with ``rows`` = (offset, global_batch) from
+    :func:`zoo.runtime.replica_batch_position`, drawn for the global batch and sliced to this replica's rows, so
+    that every example gets the noise it would get on one device."""
+    if rows is None:
+        return keras.random.uniform(shape, minval, maxval, seed=seed, dtype=dtype)
+    import tensorflow as tf
+
+    offset, total = rows
+    noise = keras.random.uniform((total, *shape[1:]), minval, maxval, seed=seed, dtype=dtype)
+    return tf.slice(noise, tf.concat([[offset], tf.zeros([len(shape) - 1], tf.int32)], 0),
+                    tf.concat([[shape[0]], tf.constant(shape[1:], tf.int32)], 0))
+
+
+def _sample(probabilities, seed, rows=None):
+    """Bernoulli samples of ``probabilities`` (a tensor) as 0/1 floats (``rows``: see :func:`_uniform`)."""
+    noise = _uniform(_static_shape(probabilities), seed, probabilities.dtype, rows)
     return ops.cast(noise < probabilities, probabilities.dtype)
+
+
+def _static_shape(tensor):
+    """The shape with the batch dimension as a (possibly dynamic) scalar and the others as Python ints."""
+    shape = ops.shape(tensor)
+    return (shape[0], *[int(size) for size in tensor.shape[1:]])
 
 
 class _MomentumEpoch(keras.callbacks.Callback):
@@ -68,7 +88,8 @@ class BernoulliRBM(keras.Model):
 
     Metrics: ``reconstruction_error`` (mean squared error between v and p(v|h), h ~ p(h|v)) and
     ``pseudo_log_likelihood`` (V · log σ(F(ṽ) − F(v)), ṽ = v with one random unit flipped, as scikit-learn).
-    Under a ``tf.distribute`` strategy the statistics are summed over replicas and divided by the global batch.
+    Under a ``tf.distribute`` strategy the statistics are summed over replicas and divided by the global batch,
+    and the random draws are those of one device (see :meth:`train_step`): N replicas reproduce one device.
     """
 
     def __init__(self, n_visible, n_hidden, k=1, persistent=False, learning_rate=0.1, momentum=0.9,
@@ -158,6 +179,10 @@ class BernoulliRBM(keras.Model):
             array = np.asarray(inputs)
             if array.shape[-1:] != (self.n_visible,):
                 raise ValueError(f"{name} must have {self.n_visible} columns (n_visible), got shape {array.shape}")
+            bad = int(np.count_nonzero(~np.isfinite(array)))
+            if bad:
+                raise ValueError(f"BernoulliRBM {name} hold {bad} NaN/Inf values; drop or repair those examples "
+                                 "(binarize= would silently turn them into 0)")
             if self.binarize is None and array.size and not (array.min() >= 0 and array.max() <= 1):
                 raise ValueError(
                     f"BernoulliRBM {name} must lie in [0, 1], got values in [{array.min()}, {array.max()}]; "
@@ -167,11 +192,12 @@ class BernoulliRBM(keras.Model):
     def _checked_dataset(self, dataset):
         import tensorflow as tf
 
-        if self.binarize is not None:
-            return dataset
-
         def check(*elements):
             x = elements[0]
+            tf.debugging.assert_all_finite(
+                tf.cast(x, tf.float32), message="BernoulliRBM inputs hold NaN/Inf values; drop or repair them")
+            if self.binarize is not None:
+                return elements[0] if len(elements) == 1 else elements
             tf.debugging.assert_greater_equal(
                 tf.reduce_min(x), tf.cast(0, x.dtype),
                 message="BernoulliRBM inputs must lie in [0, 1]; rescale them or pass binarize=threshold")
@@ -226,20 +252,20 @@ class BernoulliRBM(keras.Model):
     def metrics(self):
         return [self.reconstruction_tracker, self.pll_tracker]
 
-    def _gibbs_chain(self, h, steps, seed):
+    def _gibbs_chain(self, h, steps, seed, rows=None):
         """``steps`` sweeps v ~ p(v|h), h ~ p(h|v) from hidden states h; returns (v, p(h|v), h) of the last."""
         for _ in range(steps):
-            v = _sample(self.visible_probabilities(h), seed)
+            v = _sample(self.visible_probabilities(h), seed, rows)
             ph = self.hidden_probabilities(v)
-            h = _sample(ph, seed)
+            h = _sample(ph, seed, rows)
         return v, ph, h
 
-    def _monitor(self, v, hidden_logits, h, seed):
+    def _monitor(self, v, hidden_logits, h, seed, rows=None):
         """Update the reconstruction-error and pseudo-log-likelihood trackers for the batch v."""
         reconstruction = self.visible_probabilities(h)
         self.reconstruction_tracker.update_state(ops.mean(ops.square(v - reconstruction), axis=-1))
         # ṽ: unit i of each row flipped; F(ṽ) from the logits of v by one row of W.
-        index = ops.cast(keras.random.uniform(ops.shape(v)[:1], 0, self.n_visible, seed=seed), "int32")
+        index = ops.cast(_uniform((ops.shape(v)[0],), seed, "float32", rows, 0.0, float(self.n_visible)), "int32")
         flip = ops.one_hot(index, self.n_visible, dtype=v.dtype)
         sign = ops.sum(flip * (1.0 - 2.0 * v), axis=-1, keepdims=True)
         flipped = v + sign * flip
@@ -247,25 +273,45 @@ class BernoulliRBM(keras.Model):
         gap = self._free_energy(flipped, flipped_logits) - self._free_energy(v, hidden_logits)
         self.pll_tracker.update_state(-self.n_visible * ops.softplus(-gap))
 
+    def _replica_rows(self, batch):
+        """None on one device; else (offset, global batch) of this replica's rows (see :func:`_uniform`)."""
+        import tensorflow as tf
+
+        from zoo.runtime import replica_batch_position
+
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return None
+        return replica_batch_position(batch)
+
     def train_step(self, data):
+        """One CD-k/PCD-k update. Under a ``tf.distribute`` strategy with N replicas: the statistics of each
+        replica are sums over its examples divided by the global batch, all-reduced by summation (so the update is
+        the one-device update of the global batch); every random draw is made for the global batch from the same
+        seed state and sliced to the replica's rows, so N replicas reproduce one device up to floating-point
+        summation order. PCD chains (``n_chains``, a mirrored variable) are one set shared by all replicas: each
+        replica advances the same chains with the same noise (redundantly, and identically) and contributes
+        1/N of their negative statistics."""
         import tensorflow as tf
 
         x = data[0] if isinstance(data, (tuple, list)) else data
         v0 = self.prepare(x)
         seed = self.seed_generator
         context = tf.distribute.get_replica_context()
-        replicas = tf.cast(context.num_replicas_in_sync, "float32") if context else 1.0
+        replicas = context.num_replicas_in_sync if context else 1
+        rows = self._replica_rows(ops.shape(v0)[0])
         batch = ops.cast(ops.shape(v0)[0], "float32")
-        global_batch = context.all_reduce("sum", batch) if context else batch
+        global_batch = batch if rows is None else ops.cast(rows[1], "float32")
 
         hidden_logits = ops.matmul(v0, self.kernel) + self.hidden_bias
         ph0 = ops.sigmoid(hidden_logits)
-        h0 = _sample(ph0, seed)
-        v, ph, h = self._gibbs_chain(self.chains if self.persistent else h0, self.k, seed)
+        h0 = _sample(ph0, seed, rows)
         if self.persistent:
+            v, ph, h = self._gibbs_chain(self.chains, self.k, seed)  # the same chains and noise on every replica
             self.chains.assign(h)
             negative_scale = 1.0 / (self.n_chains * replicas)
         else:
+            v, ph, h = self._gibbs_chain(h0, self.k, seed, rows)
             negative_scale = 1.0 / global_batch
 
         # ⟨vhᵀ⟩_data − ⟨vhᵀ⟩_model as one product [v0; v]ᵀ [ph0/N; −ph/N']
@@ -273,7 +319,7 @@ class BernoulliRBM(keras.Model):
         grads = [ops.matmul(ops.transpose(ops.concatenate([v0, v], axis=0)), weighted),
                  ops.sum(v0, axis=0) / global_batch - negative_scale * ops.sum(v, axis=0),
                  ops.sum(weighted, axis=0)]
-        if context:
+        if replicas > 1:
             grads = context.all_reduce("sum", grads)
         grads[0] = grads[0] - self.weight_decay * self.kernel
         momentum = ops.where(self.current_epoch < self.momentum_switch_epoch, self.initial_momentum, self.momentum)
@@ -281,15 +327,16 @@ class BernoulliRBM(keras.Model):
             velocity.assign(momentum * velocity + self.learning_rate * grad)
             weight.assign_add(velocity)
 
-        self._monitor(v0, hidden_logits, h0, seed)
+        self._monitor(v0, hidden_logits, h0, seed, rows)
         return {metric.name: metric.result() for metric in self.metrics}
 
     def test_step(self, data):
         x = data[0] if isinstance(data, (tuple, list)) else data
         v = self.prepare(x)
+        rows = self._replica_rows(ops.shape(v)[0])
         hidden_logits = ops.matmul(v, self.kernel) + self.hidden_bias
-        self._monitor(v, hidden_logits, _sample(ops.sigmoid(hidden_logits), self.seed_generator),
-                      self.seed_generator)
+        self._monitor(v, hidden_logits, _sample(ops.sigmoid(hidden_logits), self.seed_generator, rows),
+                      self.seed_generator, rows)
         return {metric.name: metric.result() for metric in self.metrics}
 
     # --- sampling ---------------------------------------------------------------------------------------------

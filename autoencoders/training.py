@@ -1,5 +1,11 @@
 """The training runs behind ``kzoo train rbm`` and ``kzoo train autoencoder``: data, fit with the standard
-callbacks (rerunning with the same ``out_dir`` resumes), and the files each run writes."""
+callbacks, and the files each run writes.
+
+Both run under the ``tf.distribute`` strategy of ``distribute``/``devices`` (see :func:`zoo.runtime.get_strategy`;
+on a multi-worker cluster only the chief keeps its files). Rerunning with the same ``out_dir`` resumes after the
+last finished epoch (:class:`zoo.checkpoint.ResumableCheckpoint` in ``out_dir/backup``); the training data are
+shuffled per epoch from (seed, epoch) (:func:`zoo.runtime.epoch_dataset`), so with ``deterministic=True`` a run
+killed at any point and rerun ends with the weights of an uninterrupted run."""
 
 from __future__ import annotations
 
@@ -41,16 +47,24 @@ def _epoch_timer():
     return EpochTimer()
 
 
-def _save_model(model, path: Path) -> Path:
-    from zoo.runtime import atomic_path
+def _fit_resumable(model, out_dir, out, strategy, train, epochs, batch_size, seed, validation_data, verbose):
+    """Restore ``model`` from the newest good checkpoint of ``out_dir/backup``, then fit the remaining epochs of
+    ``train`` (an array or tuple of arrays, batched by :func:`zoo.runtime.epoch_dataset`), checkpointing into
+    ``out/backup`` (``out`` is ``out_dir`` on the chief). Returns (checkpoint, epoch resumed from, seconds per
+    epoch run now)."""
+    from zoo import runtime
+    from zoo.checkpoint import ResumableCheckpoint
 
-    with atomic_path(path) as temporary:
-        model.save(temporary)
-    return path
-
-
-def _history(history) -> dict:
-    return {key: [float(value) for value in values] for key, values in history.history.items()}
+    checkpoint = ResumableCheckpoint(Path(out_dir).expanduser() / "backup", write_directory=out / "backup")
+    initial_epoch = checkpoint.restore(model)
+    runtime.agree_across_workers(strategy, resume_epoch=initial_epoch)
+    timer = _epoch_timer()
+    if initial_epoch < epochs:
+        data, steps = runtime.epoch_dataset(train, batch_size, seed, epochs, initial_epoch)
+        model.fit(data, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps, shuffle=False,
+                  validation_data=validation_data, verbose=verbose,
+                  callbacks=[*runtime.training_callbacks(out, strategy=strategy, checkpoint=checkpoint), timer])
+    return checkpoint, initial_epoch, timer.seconds
 
 
 def filter_tiles(kernel, image_shape) -> np.ndarray:
@@ -77,54 +91,56 @@ def gibbs_chain_snapshots(rbm, chains=10, snapshots=10, steps=1000, seed=0) -> n
 
 def train_rbm(out_dir, dataset="mnist", data_dir=None, hidden=500, epochs=10, k=1, persistent=False,
               batch_size=100, learning_rate=0.1, binarize=0.5, limit=None, sample_steps=1000, ais_betas=0,
-              ais_runs=100, seed=0, distribute="none", verbose=1) -> dict:
+              ais_runs=100, seed=0, distribute="none", devices=None, deterministic=False, verbose=1) -> dict:
     """Train a :class:`~autoencoders.rbm.BernoulliRBM` on ``dataset`` and write into ``out_dir``:
     ``rbm.keras``, ``filters.png`` (one tile per hidden unit), ``samples.png`` (Gibbs chains, one row per
     snapshot), ``metrics.json`` (history, test reconstruction error and pseudo-log-likelihood, seconds per
     epoch, and the test log-likelihood: exact when the smaller layer has ≤ 20 units, else AIS when
-    ``ais_betas`` > 0). Returns the metrics."""
+    ``ais_betas`` > 0). ``batch_size`` is the global batch (split among the replicas of ``distribute``).
+    Rerunning with the same ``out_dir`` resumes (see the module docstring). Returns the metrics."""
     from autoencoders.rbm import BernoulliRBM, base_rate_bias
     from zoo import runtime
 
-    runtime.set_seed(seed)
-    out = runtime.prepare_out_dir(out_dir)
+    strategy = runtime.get_strategy(distribute, devices)  # first: a multi-worker strategy configures TF at start-up
+    runtime.set_seed(seed, deterministic=deterministic)
     train_images, _ = load_images(dataset, data_dir, "train", limit)
     test_images, _ = load_images(dataset, data_dir, "test", limit)
     image_shape = train_images.shape[1:]
     x_train = train_images.reshape(len(train_images), -1)
     x_test = test_images.reshape(len(test_images), -1)
-    strategy = runtime.get_strategy(distribute)
-    with strategy.scope():
-        rbm = BernoulliRBM(x_train.shape[1], hidden, k=k, persistent=persistent, learning_rate=learning_rate,
-                           n_chains=batch_size, binarize=binarize, seed=seed)
-        binary = x_train > binarize if binarize is not None else x_train
-        rbm.visible_bias.assign(base_rate_bias(binary).astype(np.float32))
-        rbm.compile()
-    timer = _epoch_timer()
-    history = rbm.fit(_dataset(x_train, batch_size, seed, drop_remainder=False), epochs=epochs,
-                      validation_data=_dataset(x_test, batch_size, seed, shuffle=False),
-                      callbacks=[*runtime.training_callbacks(out), timer], verbose=verbose)
-    _save_model(rbm, out / "rbm.keras")
-    runtime.save_image_grid(filter_tiles(rbm.kernel.numpy(), image_shape), out / "filters.png")
-    chains = gibbs_chain_snapshots(rbm, steps=sample_steps, seed=seed)
-    runtime.save_image_grid(chains.reshape(-1, *image_shape), out / "samples.png", columns=10)
+    with runtime.worker_out_dir(out_dir, strategy) as out:
+        with strategy.scope():
+            rbm = BernoulliRBM(x_train.shape[1], hidden, k=k, persistent=persistent, learning_rate=learning_rate,
+                               n_chains=batch_size, binarize=binarize, seed=seed)
+            binary = x_train > binarize if binarize is not None else x_train
+            rbm.visible_bias.assign(base_rate_bias(binary).astype(np.float32))
+            rbm.compile()
+        checkpoint, resumed_from, seconds = _fit_resumable(
+            rbm, out_dir, out, strategy, x_train, epochs, batch_size, seed,
+            _dataset(x_test, batch_size, seed, shuffle=False), verbose)
+        runtime.save_model(rbm, out / "rbm.keras")
+        runtime.save_image_grid(filter_tiles(rbm.kernel.numpy(), image_shape), out / "filters.png")
+        chains = gibbs_chain_snapshots(rbm, steps=sample_steps, seed=seed)
+        runtime.save_image_grid(chains.reshape(-1, *image_shape), out / "samples.png", columns=10)
 
-    test_binary = rbm.prepare(x_test).numpy()
-    metrics = {"dataset": dataset, "hidden": hidden, "epochs": epochs, "k": k, "persistent": persistent,
-               "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed,
-               "history": _history(history), "seconds_per_epoch": timer.seconds,
-               "test_pseudo_log_likelihood": float(rbm.pseudo_log_likelihood(test_binary, seed=seed).mean())}
-    if min(rbm.n_visible, rbm.n_hidden) <= 20:
-        log_z = rbm.log_partition("exact")
-        metrics.update(log_partition=log_z, log_partition_method="exact")
-    elif ais_betas > 0:
-        log_z, error = rbm.log_partition("ais", n_betas=ais_betas, n_runs=ais_runs,
-                                         base_visible_bias=base_rate_bias(binary),
-                                         seed=seed)
-        metrics.update(log_partition=log_z, log_partition_standard_error=error, log_partition_method="ais")
-    if "log_partition" in metrics:
-        metrics["test_log_likelihood"] = float(rbm.log_likelihood(test_binary, metrics["log_partition"]).mean())
-    runtime.write_json(metrics, out / "metrics.json")
+        test_binary = rbm.prepare(x_test).numpy()
+        metrics = {"dataset": dataset, "hidden": hidden, "epochs": epochs, "k": k, "persistent": persistent,
+                   "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed,
+                   "distribute": distribute, "replicas": strategy.num_replicas_in_sync,
+                   "resumed_from_epoch": resumed_from, "history": checkpoint.history_dict(),
+                   "seconds_per_epoch": seconds,
+                   "test_pseudo_log_likelihood": float(rbm.pseudo_log_likelihood(test_binary, seed=seed).mean())}
+        if min(rbm.n_visible, rbm.n_hidden) <= 20:
+            log_z = rbm.log_partition("exact")
+            metrics.update(log_partition=log_z, log_partition_method="exact")
+        elif ais_betas > 0:
+            log_z, error = rbm.log_partition("ais", n_betas=ais_betas, n_runs=ais_runs,
+                                             base_visible_bias=base_rate_bias(binary),
+                                             seed=seed)
+            metrics.update(log_partition=log_z, log_partition_standard_error=error, log_partition_method="ais")
+        if "log_partition" in metrics:
+            metrics["test_log_likelihood"] = float(rbm.log_likelihood(test_binary, metrics["log_partition"]).mean())
+        runtime.write_json(metrics, out / "metrics.json")
     return metrics
 
 
@@ -150,17 +166,19 @@ def build_autoencoder(kind, input_shape, architecture="dense", hidden=(256,), co
 
 def train_autoencoder(out_dir, kind="tied", dataset="mnist", data_dir=None, architecture="dense", hidden=(256,),
                       code_dim=64, corruption="gaussian", level=0.4, epochs=10, batch_size=128,
-                      learning_rate=1e-3, limit=None, seed=0, distribute="none", verbose=1) -> dict:
+                      learning_rate=1e-3, limit=None, seed=0, distribute="none", devices=None, deterministic=False,
+                      verbose=1) -> dict:
     """Train a tied or denoising autoencoder with binary cross-entropy and write into ``out_dir``:
     ``autoencoder.keras``, ``reconstructions.png`` (rows: inputs, corrupted inputs, outputs) and
-    ``metrics.json`` (history, test BCE/MSE on clean inputs, and on corrupted ones for a denoising model)."""
+    ``metrics.json`` (history, test BCE/MSE on clean inputs, and on corrupted ones for a denoising model).
+    ``batch_size`` is the global batch. Rerunning with the same ``out_dir`` resumes (see the module docstring)."""
     import keras
 
     from autoencoders.denoising import corrupt
     from zoo import runtime
 
-    runtime.set_seed(seed)
-    out = runtime.prepare_out_dir(out_dir)
+    strategy = runtime.get_strategy(distribute, devices)  # first: a multi-worker strategy configures TF at start-up
+    runtime.set_seed(seed, deterministic=deterministic)
     train_images, _ = load_images(dataset, data_dir, "train", limit)
     test_images, _ = load_images(dataset, data_dir, "test", limit)
     image_shape = train_images.shape[1:]
@@ -170,30 +188,30 @@ def train_autoencoder(out_dir, kind="tied", dataset="mnist", data_dir=None, arch
         return images[..., None] if conv else images.reshape(len(images), -1)
 
     x_train, x_test = shape(train_images), shape(test_images)
-    strategy = runtime.get_strategy(distribute)
-    with strategy.scope():
-        model = build_autoencoder(kind, image_shape, architecture, hidden, code_dim, corruption, level, seed)
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy",
-                      metrics=["mse"])
-    noisy_test = (corrupt(x_test, corruption, level, seed=seed).numpy() if kind == "denoising" else x_test)
-    timer = _epoch_timer()
-    history = model.fit(x_train, x_train, batch_size=batch_size, epochs=epochs, shuffle=True,
-                        validation_data=(noisy_test, x_test), callbacks=[*runtime.training_callbacks(out), timer],
-                        verbose=verbose)
-    _save_model(model, out / "autoencoder.keras")
-    shown = slice(0, 10)
-    outputs = model.predict(noisy_test[shown], verbose=0)
-    rows = [x_test[shown], noisy_test[shown], outputs]
-    runtime.save_image_grid(np.concatenate([row.reshape(-1, *image_shape) for row in rows]),
-                            out / "reconstructions.png", columns=10)
-    clean = model.evaluate(x_test, x_test, verbose=0, return_dict=True, batch_size=batch_size)
-    metrics = {"kind": kind, "architecture": architecture, "dataset": dataset, "epochs": epochs, "seed": seed,
-               "parameters": int(model.count_params()), "history": _history(history),
-               "seconds_per_epoch": timer.seconds, "test_bce_clean": float(clean["loss"]),
-               "test_mse_clean": float(clean["mse"])}
-    if kind == "denoising":
-        noisy = model.evaluate(noisy_test, x_test, verbose=0, return_dict=True, batch_size=batch_size)
-        metrics.update(corruption=corruption, level=level, test_bce_corrupted=float(noisy["loss"]),
-                       test_mse_corrupted=float(noisy["mse"]))
-    runtime.write_json(metrics, out / "metrics.json")
+    with runtime.worker_out_dir(out_dir, strategy) as out:
+        with strategy.scope():
+            model = build_autoencoder(kind, image_shape, architecture, hidden, code_dim, corruption, level, seed)
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy",
+                          metrics=["mse"])
+        noisy_test = (corrupt(x_test, corruption, level, seed=seed).numpy() if kind == "denoising" else x_test)
+        checkpoint, resumed_from, seconds = _fit_resumable(
+            model, out_dir, out, strategy, (x_train, x_train), epochs, batch_size, seed, (noisy_test, x_test),
+            verbose)
+        runtime.save_model(model, out / "autoencoder.keras")
+        shown = slice(0, 10)
+        outputs = model.predict(noisy_test[shown], verbose=0)
+        rows = [x_test[shown], noisy_test[shown], outputs]
+        runtime.save_image_grid(np.concatenate([row.reshape(-1, *image_shape) for row in rows]),
+                                out / "reconstructions.png", columns=10)
+        clean = model.evaluate(x_test, x_test, verbose=0, return_dict=True, batch_size=batch_size)
+        metrics = {"kind": kind, "architecture": architecture, "dataset": dataset, "epochs": epochs, "seed": seed,
+                   "distribute": distribute, "replicas": strategy.num_replicas_in_sync,
+                   "resumed_from_epoch": resumed_from, "parameters": int(model.count_params()),
+                   "history": checkpoint.history_dict(), "seconds_per_epoch": seconds,
+                   "test_bce_clean": float(clean["loss"]), "test_mse_clean": float(clean["mse"])}
+        if kind == "denoising":
+            noisy = model.evaluate(noisy_test, x_test, verbose=0, return_dict=True, batch_size=batch_size)
+            metrics.update(corruption=corruption, level=level, test_bce_corrupted=float(noisy["loss"]),
+                           test_mse_corrupted=float(noisy["mse"]))
+        runtime.write_json(metrics, out / "metrics.json")
     return metrics

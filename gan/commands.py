@@ -7,9 +7,12 @@ import argparse
 import json
 import os
 
-from zoo.cli_args import STRATEGIES, add_out, add_seed, non_negative_int, positive_float, positive_int
+from zoo.cli_args import (add_distribute, add_out, add_seed, non_negative_float, non_negative_int, positive_float,
+                          positive_int)
 
 DATASETS = ("shapes", "mnist", "fashion_mnist", "flowers102")  # gan.data.DATASETS (importing it is slower)
+# T2IConfig's defaults (gan.train imports TensorFlow; tests/test_t2i_cli.py checks that they agree)
+G_LEARNING_RATE, D_LEARNING_RATE, MATCHING_WEIGHT = 1e-3, 2e-4, 1.0
 
 
 def _train_t2i(args: argparse.Namespace) -> int:
@@ -18,7 +21,10 @@ def _train_t2i(args: argparse.Namespace) -> int:
     config = T2IConfig(dataset=args.dataset, data_dir=args.data_dir, captions_dir=args.captions_dir,
                        image_size=args.image_size, batch_size=args.batch_size, epochs=args.epochs,
                        steps_per_epoch=args.steps_per_epoch, seed=args.seed, ngf=args.ngf, ndf=args.ndf,
-                       learning_rate=args.learning_rate, distribute=args.distribute, devices=args.devices,
+                       learning_rate=args.learning_rate, d_learning_rate=args.d_learning_rate,
+                       matching_weight=(args.matching_weight if args.matching_weight is not None
+                                        else 0.0 if args.pretrain_steps == 0 else MATCHING_WEIGHT),
+                       distribute=args.distribute, devices=args.devices,
                        deterministic=args.deterministic, limit=args.limit,
                        pretrain_steps=args.pretrain_steps, train_text_encoder=args.pretrain_steps == 0)
     metrics = train_t2i(config, args.out)
@@ -38,7 +44,7 @@ def _generate(args: argparse.Namespace) -> int:
     from gan.generate import generate_grid
 
     result = generate_grid(args.model, args.captions, args.output, n=args.n, seed=args.seed,
-                           interpolate=args.interpolate)
+                           interpolate=args.interpolate, sha256=args.sha256)
     print(f"wrote {result['output']} ({result['images']} images in {result['seconds']:.2f} s)")
     return 0
 
@@ -46,7 +52,8 @@ def _generate(args: argparse.Namespace) -> int:
 def _evaluate_t2i(args: argparse.Namespace) -> int:
     from gan.metrics import evaluate_t2i
 
-    print(json.dumps(evaluate_t2i(args.model, seed=args.seed, samples=args.samples), indent=2))
+    print(json.dumps(evaluate_t2i(args.model, seed=args.seed, samples=args.samples, dataset=args.dataset,
+                                  data_dir=args.data_dir, captions_dir=args.captions_dir), indent=2))
     return 0
 
 
@@ -67,13 +74,17 @@ def register(commands, bench, train, sample) -> None:
                         help="image side in pixels (64 as in Reed et al.)")
     parser.add_argument("--ngf", type=positive_int, default=32, help="generator base channels (64 in DCGAN)")
     parser.add_argument("--ndf", type=positive_int, default=32, help="discriminator base channels (64 in DCGAN)")
-    parser.add_argument("--learning-rate", type=positive_float, default=2e-4, help="Adam learning rate (G and D)")
+    parser.add_argument("--learning-rate", type=positive_float, default=G_LEARNING_RATE,
+                        help="the generator's Adam learning rate")
+    parser.add_argument("--d-learning-rate", type=positive_float, default=D_LEARNING_RATE,
+                        help="the discriminator's Adam learning rate")
+    parser.add_argument("--matching-weight", type=non_negative_float, default=None,
+                        help=f"weight of the generator's matching term (the frozen DS-SJE image encoder scores its "
+                             f"images against their captions); default {MATCHING_WEIGHT}, 0 with --pretrain-steps 0")
     parser.add_argument("--limit", type=positive_int, help="use only this many training examples")
     parser.add_argument("--pretrain-steps", type=non_negative_int, default=4000,
                         help="DS-SJE pretraining steps of the text encoder (0: train it jointly with the GAN)")
-    parser.add_argument("--distribute", choices=STRATEGIES, default="none", help="tf.distribute strategy")
-    parser.add_argument("--devices", type=positive_int, help="devices for --distribute mirrored")
-    parser.add_argument("--deterministic", action="store_true", help="enable deterministic TF ops")
+    add_distribute(parser)
     parser.add_argument("--no-evaluate", dest="evaluate", action="store_false",
                         help="skip the attribute evaluation after training on shapes")
     add_seed(parser)
@@ -85,7 +96,10 @@ def register(commands, bench, train, sample) -> None:
         description="Generate --n images per caption and write them as a PNG grid, each row's caption beside it.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("captions", nargs="+", metavar="CAPTION", help="one or more captions")
-    parser.add_argument("--model", required=True, help="a `kzoo train t2i` output folder or a .keras file")
+    parser.add_argument("--model", required=True, metavar="REF",
+                        help="a preset name (`kzoo models`, e.g. t2i-shapes-64), a `kzoo train t2i` output folder, "
+                             "a preset directory, a .keras file or a URL (with --sha256)")
+    parser.add_argument("--sha256", help="sha256 of the file at a --model URL (required for URLs)")
     parser.add_argument("--n", type=positive_int, default=8, help="samples per caption (steps with --interpolate)")
     parser.add_argument("--interpolate", action="store_true",
                         help="interpolate between two captions' embeddings instead")
@@ -96,11 +110,18 @@ def register(commands, bench, train, sample) -> None:
     evaluate = commands.add_parser("evaluate", help="evaluate a trained model", description="Evaluate a model.")
     evaluators = evaluate.add_subparsers(dest="model_kind", metavar="MODEL", required=True)
     parser = evaluators.add_parser(
-        "t2i", help="attribute accuracy and diversity of a text-to-image model on held-out captions",
-        description="Print the text-to-image metrics as JSON (shapes: attribute accuracy on held-out captions "
-                    "judged by a classifier trained on real renderings, and sample diversity).",
+        "t2i", help="attribute or class accuracy, R-precision and diversity of a text-to-image model",
+        description="Print the text-to-image metrics as JSON. shapes: attribute accuracy on held-out captions "
+                    "judged by a classifier trained on real renderings. mnist, fashion_mnist, flowers102: class "
+                    "accuracy of images generated for test captions by a classifier trained on real images, and "
+                    "text-to-image R-precision through a separately trained joint embedding, each beside the "
+                    "same number for real test images. All: sample diversity against real images.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--model", required=True, help="a `kzoo train t2i` output folder or a .keras file")
+    parser.add_argument("--dataset", choices=DATASETS,
+                        help="the dataset the model was trained on (default: from the run's config.json, else shapes)")
+    parser.add_argument("--data-dir", help="the dataset's files (default: from the run's config.json)")
+    parser.add_argument("--captions-dir", help="flowers102 caption folder (default: from the run's config.json)")
     parser.add_argument("--samples", type=positive_int, default=1000, help="held-out captions to generate for")
     add_seed(parser)
     parser.set_defaults(handler=_evaluate_t2i)

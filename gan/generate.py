@@ -4,29 +4,22 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
-
-import keras
 
 from gan.grid import save_captioned_grid, save_interpolation_grid
 from gan.model import TextToImageGAN
 
 
-def load_t2i(ref: str | os.PathLike) -> TextToImageGAN:
-    """A :class:`TextToImageGAN` from a training folder (its ``model.keras``) or a ``.keras`` file."""
-    path = Path(ref).expanduser()
-    if path.is_dir():
-        path = path / "model.keras"
-    if not path.is_file():
-        raise FileNotFoundError(f"no text-to-image model at {path}: pass the --out folder of `kzoo train t2i` "
-                                "or a .keras file")
-    model = keras.models.load_model(path, safe_mode=True)
-    if not isinstance(model, TextToImageGAN):
-        raise ValueError(f"{path} holds a {type(model).__name__}, not a text-to-image model (TextToImageGAN)")
-    return model
+def load_t2i(ref: str | os.PathLike, sha256: str | None = None) -> TextToImageGAN:
+    """A :class:`TextToImageGAN` from a training folder (its ``model.keras``), a ``.keras`` file, or any other model
+    reference of :func:`zoo.presets.load`: a preset name (``t2i-shapes-64``), a preset directory, or a URL with its
+    ``sha256``. A model of another kind is refused."""
+    from zoo.presets import load
+
+    return load(ref, sha256=sha256, kind="t2i")
 
 
-def generate_grid(model_ref, captions, output, n: int = 8, seed: int = 0, interpolate: bool = False) -> dict:
+def generate_grid(model_ref, captions, output, n: int = 8, seed: int = 0, interpolate: bool = False,
+                  sha256: str | None = None) -> dict:
     """Generate ``n`` samples per caption (or, with ``interpolate``, ``n`` steps from the first caption to the
     second, for four noise vectors) and write a captioned PNG grid to ``output``.
 
@@ -38,7 +31,7 @@ def generate_grid(model_ref, captions, output, n: int = 8, seed: int = 0, interp
         raise ValueError("give at least one caption")
     if interpolate and len(captions) != 2:
         raise ValueError(f"--interpolate needs exactly two captions, got {len(captions)}")
-    model = load_t2i(model_ref) if not isinstance(model_ref, TextToImageGAN) else model_ref
+    model = load_t2i(model_ref, sha256) if not isinstance(model_ref, TextToImageGAN) else model_ref
     started = time.perf_counter()
     if interpolate:
         images = model.interpolate(captions[0], captions[1], steps=n, n=4, seed=seed)

@@ -4,14 +4,19 @@
   trained on real renderings of every attribute combination, judges images generated for the held-out
   captions (combinations the GAN never saw); we report its own accuracy on fresh real renderings too.
 * class-labelled datasets (mnist, fashion_mnist, flowers102): a CNN trained on the real training images
-  classifies images generated for test captions.
+  classifies images generated for test captions (its accuracy on the real test images is the ceiling), and
+  text→image retrieval by R-precision: a separate joint embedding (DS-SJE, trained on the real training data,
+  never the evaluated model's own encoder) ranks each generated image's caption against 99 captions of other
+  classes; R-precision is the fraction ranked first (AttnGAN's protocol with R = 1; chance is 1 %).
 * diversity: the mean pairwise RMS distance between samples for one caption, divided by the same for real
   images of that caption; near 0 means mode collapse.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 from pathlib import Path
 
@@ -59,7 +64,7 @@ def accuracies(model, images, labels: dict) -> dict:
     return result
 
 
-def shapes_attribute_classifier(image_size: int = 64, seed: int = 0, train_size: int = 8000, epochs: int = 4):
+def shapes_attribute_classifier(image_size: int = 64, seed: int = 0, train_size: int = 8000, epochs: int = 8):
     """The attribute judge for ``shapes`` and its accuracy on fresh real renderings of every combination.
 
     Trained once per (image size, seed) and cached under :func:`cache_dir`. Returns ``(model, accuracy)``.
@@ -132,12 +137,142 @@ def evaluate_shapes(model, seed: int = 0, samples: int = 1000) -> dict:
     return result
 
 
-def evaluate_t2i(model_ref, seed: int = 0, samples: int = 1000) -> dict:
-    """The metrics of a trained model (a `kzoo train t2i` folder or a .keras file), as a JSON-ready dict."""
+def _data_key(*parts) -> str:
+    """A short hash naming cached evaluation models per dataset location."""
+    text = "|".join(str(Path(part).expanduser().resolve()) if part else "-" for part in parts)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def class_classifier(dataset: str, image_size: int, data_dir=None, captions_dir=None, seed: int = 0,
+                     max_steps: int = 3000, max_epochs: int = 30):
+    """A CNN classifier of ``dataset``'s classes trained on its real training images, and its accuracy on the real
+    test images (the ceiling for generated ones). Cached under :func:`cache_dir`. Returns ``(model, accuracy)``."""
+    from gan.data import load_examples
+    from zoo import runtime
+
+    path = cache_dir() / f"{dataset}_classifier_{image_size}px_seed{seed}_{_data_key(data_dir, captions_dir)}.keras"
+    accuracy_path = path.with_suffix(".json")
+    if path.is_file() and accuracy_path.is_file():
+        return keras.models.load_model(path, safe_mode=True), json.loads(accuracy_path.read_text())
+    keras.utils.set_random_seed(seed)
+    train = load_examples(dataset, "train", image_size, seed, data_dir, captions_dir)
+    test = load_examples(dataset, "test", image_size, seed, data_dir, captions_dir)
+    classes = int(max(train.labels["class"].max(), test.labels["class"].max())) + 1
+    model = build_classifier(image_size, {"class": classes})
+    epochs = int(min(max_epochs, max(1, math.ceil(max_steps / math.ceil(len(train) / 64)))))
+    model.fit(_to_unit(train.images), {"class": train.labels["class"]}, batch_size=64, epochs=epochs, verbose=0,
+              shuffle=True)
+    accuracy = accuracies(model, _to_unit(test.images), {"class": test.labels["class"]})
+    accuracy["epochs"] = epochs
+    runtime.prepare_out_dir(path.parent)
+    runtime.save_model(model, path)
+    runtime.write_json(accuracy, accuracy_path)
+    return model, accuracy
+
+
+def retrieval_embedding(dataset: str, image_size: int, data_dir=None, captions_dir=None, seed: int = 0,
+                        steps: int = 2000, max_length: int = 96):
+    """The evaluation joint embedding of ``dataset``: a fresh char-RNN text encoder and a small CNN trained by
+    DS-SJE (``zoo.text.JointEmbedding``) on the real training images and captions; cached under
+    :func:`cache_dir`."""
+    from gan.data import load_examples
+    from gan.train import class_captions
+    from zoo import runtime
+    from zoo.text import CharRNNEncoder, CharVocab
+    from zoo.text.joint_embedding import JointEmbedding, class_batches
+
+    path = cache_dir() / f"{dataset}_retrieval_{image_size}px_seed{seed}_{_data_key(data_dir, captions_dir)}.keras"
+    if path.is_file():
+        return keras.models.load_model(path, safe_mode=True)
+    keras.utils.set_random_seed(seed)
+    train = load_examples(dataset, "train", image_size, seed, data_dir, captions_dir)
+    labels, captions = class_captions(train)
+    encoder = CharRNNEncoder(CharVocab(), embedding_dim=32, cell="gru", units=128, output_dim=256,
+                             name="text_encoder")
+    joint = JointEmbedding(encoder, name="retrieval_embedding")
+    joint.compile(optimizer=keras.optimizers.Adam(2e-3))
+    batches = class_batches(train.images, labels, captions, encoder.vocab, max_length=max_length, seed=seed,
+                            classes_per_batch=min(32, len(np.unique(labels))))
+    joint.fit(batches, epochs=1, steps_per_epoch=steps, verbose=0)
+    runtime.prepare_out_dir(path.parent)
+    runtime.save_model(joint, path)
+    return joint
+
+
+def r_precision_of_embeddings(image_embeddings, text_embeddings, labels, candidates: int = 100,
+                              seed: int = 0) -> float:
+    """R-precision (R = 1) of matched rows: image i's own text i is ranked by the inner product against
+    ``candidates − 1`` texts of other classes (drawn with ``seed``); the fraction ranked strictly first."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    hits = []
+    for i in range(len(labels)):
+        others = np.flatnonzero(labels != labels[i])
+        if len(others) == 0:
+            raise ValueError("R-precision needs captions of at least two classes")
+        picks = rng.choice(others, size=candidates - 1, replace=len(others) < candidates - 1)
+        scores = text_embeddings[np.concatenate([[i], picks])] @ image_embeddings[i]
+        hits.append(scores[0] > scores[1:].max())
+    return float(np.mean(hits))
+
+
+def r_precision(joint, images, captions, labels, candidates: int = 100, seed: int = 0,
+                max_length: int = 96) -> float:
+    """Text→image R-precision of ``images`` [−1, 1] and their ``captions`` through the joint embedding ``joint``
+    (:func:`r_precision_of_embeddings` of φ(images) and ψ(captions))."""
+    from zoo.text.joint_embedding import as_image_batch
+
+    text = joint.text_encoder.predict(joint.vocab.encode(list(captions), max_length), batch_size=256, verbose=0)
+    image = joint.image_encoder.predict(as_image_batch((np.asarray(images, np.float32) + 1.0) / 2.0),
+                                        batch_size=256, verbose=0)
+    return r_precision_of_embeddings(image, text, labels, candidates, seed)
+
+
+def evaluate_classes(model, dataset: str, data_dir=None, captions_dir=None, seed: int = 0,
+                     samples: int = 1000) -> dict:
+    """Class accuracy and R-precision of images generated for ``samples`` test captions of a class-labelled
+    dataset, with the same two numbers for the real test images as the reference, plus diversity."""
+    from gan.data import load_examples
+
+    classifier, classifier_accuracy = class_classifier(dataset, model.image_size, data_dir, captions_dir)
+    joint = retrieval_embedding(dataset, model.image_size, data_dir, captions_dir)
+    test = load_examples(dataset, "test", model.image_size, seed + 7, data_dir, captions_dir)
+    pick = np.random.default_rng(seed).permutation(len(test))[:samples]
+    captions = [test.captions[i] for i in pick]
+    labels = np.asarray(test.labels["class"])[pick]
+    real = _to_unit(test.images[pick])
+    generated = generate_for(model, captions, seed)
+    ratios = []
+    for label in np.unique(labels)[:8]:
+        index = int(np.flatnonzero(labels == label)[0])
+        fake = model.generate([captions[index]], n=16, z=model.fixed_noise(16, seed + index))[0]
+        same_class = real[labels == label][:16]
+        if len(same_class) >= 2:
+            ratios.append(pairwise_rms(fake) / pairwise_rms(same_class))
+    return {
+        "dataset": dataset, "test_captions": len(captions),
+        "class_accuracy": accuracies(classifier, generated, {"class": labels})["class"],
+        "class_accuracy_real": accuracies(classifier, real, {"class": labels})["class"],
+        "r_precision": r_precision(joint, generated, captions, labels, seed=seed),
+        "r_precision_real": r_precision(joint, real, captions, labels, seed=seed),
+        "classifier_epochs": classifier_accuracy["epochs"],
+        "diversity_ratio": float(np.mean(ratios)) if ratios else None,
+    }
+
+
+def evaluate_t2i(model_ref, seed: int = 0, samples: int = 1000, dataset: str | None = None, data_dir=None,
+                 captions_dir=None) -> dict:
+    """The metrics of a trained model (a `kzoo train t2i` folder or a .keras file), as a JSON-ready dict.
+
+    The dataset and its files come from the run's ``config.json`` unless given; a bare ``.keras`` file is taken
+    to be a ``shapes`` model unless ``dataset`` says otherwise.
+    """
     model = load_t2i(model_ref)
-    config_path = Path(model_ref) / "config.json" if Path(model_ref).is_dir() else None
-    dataset = json.loads(config_path.read_text())["dataset"] if config_path and config_path.is_file() else "shapes"
-    if dataset != "shapes":
-        raise ValueError(f"evaluation of {dataset!r} models is not available yet; `kzoo evaluate t2i` scores "
-                         "models trained on shapes")
-    return evaluate_shapes(model, seed=seed, samples=samples)
+    config_path = Path(model_ref) / "config.json" if isinstance(model_ref, (str, os.PathLike)) and \
+        Path(model_ref).is_dir() else None
+    config = json.loads(config_path.read_text()) if config_path and config_path.is_file() else {}
+    dataset = dataset or config.get("dataset", "shapes")
+    if dataset == "shapes":
+        return evaluate_shapes(model, seed=seed, samples=samples)
+    return evaluate_classes(model, dataset, data_dir or config.get("data_dir"),
+                            captions_dir or config.get("captions_dir"), seed=seed, samples=samples)

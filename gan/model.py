@@ -11,6 +11,12 @@ Synthesis", ICML 2016. With ψ(t) the text encoder and φ(t) = LeakyReLU(Dense(�
   "fake" terms).
 * GAN-INT: the generator is also trained on interpolated embeddings h_β = β·h_1 + (1 − β)·h_2 (β = ½), for
   which no real image exists: L_G = −log D(G(z, h), h) − λ·log D(G(z, h_β), h_β).
+* Matching term (optional, ``image_encoder`` + ``matching_weight`` μ): the image encoder φ_I trained with the text
+  encoder in stage 1 (DS-SJE) is kept frozen, and G is also trained to make its images retrieve their own caption
+  in the batch: L_G += μ · mean_{j: other caption} [max(0, 1 + s_ij − s_ii) + max(0, 1 + s_ji − s_ii)] with
+  s_ij = ⟨φ_I(G(z_i, h_i)), h_j⟩. This is the sentence-level form of AttnGAN's DAMSM loss (Xu et al., CVPR
+  2018); it gives G a direct signal for every attribute the caption names from the first step, where the
+  matching-aware discriminator has to discover them first.
 
 All weights start from N(0, 0.02) (BatchNorm scales from N(1, 0.02)), as in DCGAN.
 """
@@ -28,6 +34,7 @@ from keras import layers, ops
 # modules that register them lets `keras.models.load_model` find them in a fresh process.
 import zoo.layers  # noqa: E402,F401
 import zoo.text.encoders  # noqa: E402,F401
+from zoo.text.joint_embedding import ds_sje_terms
 
 MISMATCHES = ("random", "hardest")
 INIT = keras.initializers.RandomNormal(0.0, 0.02)
@@ -138,6 +145,11 @@ class TextToImageGAN(keras.Model):
         mismatch: how the mismatched caption of each real image is chosen for D: ``"random"`` (another
             example of the batch, as in the paper) or ``"hardest"`` (the caption of the batch most similar to the
             right one, cosine of the embeddings, among examples of another ``match_key`` when the data has one).
+        image_encoder: optional frozen image encoder φ_I (images in [0, 1] → the text embedding's space), from
+            the DS-SJE pretraining of the text encoder; with ``matching_weight`` > 0 it adds the matching term.
+        matching_weight: μ of the matching term (0 turns it off).
+        with_discriminator: False builds the text encoder and generator only: a model for generating (see
+            :meth:`for_generation`), smaller to ship, that cannot be trained.
     Data for ``fit``: dicts ``{"image": [B, S, S, 3] in [−1, 1], "text_ids": int32 [B, L]}``, optionally with
     ``"match_key"`` int32 [B] (a class id: captions with equal keys describe the same thing and are never used as
     each other's mismatch).
@@ -145,10 +157,19 @@ class TextToImageGAN(keras.Model):
 
     def __init__(self, text_encoder, image_size=64, z_dim=100, text_proj_dim=128, ngf=64, ndf=64,
                  train_text_encoder=False, interpolation_weight=1.0, beta=0.5, max_length=201, real_label=1.0,
-                 instance_noise=0.0, mismatch="random", **kwargs):
+                 instance_noise=0.0, mismatch="random", image_encoder=None, matching_weight=0.0, with_discriminator=True, **kwargs):
         super().__init__(**kwargs)
         if isinstance(text_encoder, dict):
             text_encoder = keras.saving.deserialize_keras_object(text_encoder)
+        if isinstance(image_encoder, dict):
+            image_encoder = keras.saving.deserialize_keras_object(image_encoder)
+        if image_encoder is not None and not isinstance(image_encoder, keras.Layer):
+            raise TypeError(f"`image_encoder` must be a Keras model mapping images to the text embedding's space, "
+                            f"got {type(image_encoder).__name__}")
+        if isinstance(matching_weight, bool) or not float(matching_weight) >= 0.0:
+            raise ValueError(f"`matching_weight` must be >= 0, got {matching_weight!r}")
+        if float(matching_weight) > 0 and image_encoder is None:
+            raise ValueError("`matching_weight` > 0 needs the pretrained `image_encoder` of the joint embedding")
         if not isinstance(text_encoder, keras.Layer):
             raise TypeError(f"`text_encoder` must be a Keras layer mapping character ids to a vector, "
                             f"got {type(text_encoder).__name__}")
@@ -177,14 +198,28 @@ class TextToImageGAN(keras.Model):
             raise ValueError(f"`mismatch` must be one of {', '.join(MISMATCHES)}, got {mismatch!r}")
         self.mismatch = mismatch
         self.text_encoder.trainable = self.train_text_encoder
+        self.image_encoder = image_encoder
+        self.matching_weight = float(matching_weight)
+        if image_encoder is not None:
+            image_encoder.trainable = False
         text_dim = self._text_dim()
         self.generator = build_generator(self.image_size, self.z_dim, text_dim, self.text_proj_dim, self.ngf)
-        self.discriminator = build_discriminator(self.image_size, text_dim, self.text_proj_dim, self.ndf)
+        self.with_discriminator = bool(with_discriminator)
+        if not self.with_discriminator and (self.matching_weight > 0 or image_encoder is not None):
+            raise ValueError("a model without discriminator is for generating only; it takes no image_encoder "
+                             "or matching_weight")
+        self.discriminator = (build_discriminator(self.image_size, text_dim, self.text_proj_dim, self.ndf)
+                              if self.with_discriminator else None)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.real_score_tracker = keras.metrics.Mean(name="d_real")
         self.fake_score_tracker = keras.metrics.Mean(name="d_fake")
         self.wrong_score_tracker = keras.metrics.Mean(name="d_wrong")
+        self.matching_tracker = keras.metrics.Mean(name="matching")
+        # The training noise (z, instance noise) comes from this generator, whose state is a model variable:
+        # checkpoints carry it, so a resumed run draws what an uninterrupted one would (seeded by
+        # keras.utils.set_random_seed through Python's `random`; created last, so it changes no other draw).
+        self.noise_seed = keras.random.SeedGenerator(name="noise_seed")
 
     def _text_dim(self):
         for name in ("output_dim", "units"):
@@ -201,7 +236,10 @@ class TextToImageGAN(keras.Model):
         ids = ops.zeros((1, self.max_length), dtype="int32")
         embedding = self.text_encoder(ids)
         self.generator([ops.zeros((1, self.z_dim)), embedding])
-        self.discriminator([ops.zeros((1, self.image_size, self.image_size, 3)), embedding])
+        if self.discriminator is not None:
+            self.discriminator([ops.zeros((1, self.image_size, self.image_size, 3)), embedding])
+        if self.image_encoder is not None:
+            self.image_encoder(ops.zeros((1, self.image_size, self.image_size, 3)))
         self.built = True
 
     # ----------------------------------------------------------------------------------------------- inference
@@ -260,7 +298,8 @@ class TextToImageGAN(keras.Model):
             self.build()
         # Create the slots now, so that a checkpoint restored before the first step (BackupAndRestore)
         # finds them.
-        self.d_optimizer.build(self._d_variables())
+        if self.discriminator is not None:
+            self.d_optimizer.build(self._d_variables())
         self.g_optimizer.build(self.generator.trainable_variables)
 
     def get_compile_config(self):
@@ -281,8 +320,9 @@ class TextToImageGAN(keras.Model):
 
     @property
     def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker, self.real_score_tracker, self.fake_score_tracker,
-                self.wrong_score_tracker]
+        trackers = [self.d_loss_tracker, self.g_loss_tracker, self.real_score_tracker, self.fake_score_tracker,
+                    self.wrong_score_tracker]
+        return trackers + ([self.matching_tracker] if self.matching_weight > 0 else [])
 
     def _mismatched(self, text, keys=None):
         """For each example, the embedding of another example's caption (see ``mismatch``)."""
@@ -301,47 +341,90 @@ class TextToImageGAN(keras.Model):
         similarity = tf.where(other, tf.matmul(unit, unit, transpose_b=True), -2.0)
         return tf.gather(text, tf.argmax(similarity, axis=1))
 
-    def _discriminate(self, images, text):
+    def _noise(self, rows, batch, *shape, stddev=1.0):
+        """N(0, stddev²) noise [batch, *shape] for this replica's examples: drawn for the global batch
+        (``rows`` = (offset, global batch) of :func:`zoo.runtime.replica_batch_position`) from the same seed state on
+        every replica and sliced to the replica's rows, so each example gets the noise it would get on one
+        device and no two replicas share noise."""
+        offset, total = rows
+        noise = keras.random.normal((total, *shape), stddev=stddev, seed=self.noise_seed)
+        return tf.slice(noise, [offset] + [0] * len(shape), [batch, *shape])
+
+    def _discriminate(self, images, text, rows=None):
         """D's logits in training mode; each kind of pair is its own batch, as in DCGAN and Reed et al.
         (BatchNorm statistics of a joint real+fake batch made D win within a few hundred steps)."""
         if self.instance_noise > 0:
-            images = images + tf.random.normal(tf.shape(images), stddev=self.instance_noise)
+            if rows is None:
+                rows = (0, tf.shape(images)[0])
+            images = images + self._noise(rows, tf.shape(images)[0], *images.shape[1:], stddev=self.instance_noise)
         return self.discriminator([images, text], training=True)
 
     def train_step(self, data):
+        """One D and one G update on this replica's batch.
+
+        Under a ``tf.distribute`` strategy: the losses are sums over this replica's examples divided by the global
+        batch, so that the gradients the optimizers all-reduce by summation (Keras's ``apply_gradients`` in a
+        replica context) are those of the mean loss over the global batch; the metrics are Mean trackers updated
+        with per-example values (their totals and counts are summed over replicas); the noise is drawn for the
+        global batch and sliced (see :meth:`_noise`). What stays per replica: BatchNorm statistics, the
+        mismatched captions and the interpolation partners, which come from the replica's own examples.
+        """
+        from zoo.runtime import replica_batch_position
+
+        if self.discriminator is None:
+            raise ValueError("this text-to-image model was exported for generation (with_discriminator=False) and "
+                             "cannot be trained; train the full model from its `kzoo train t2i` folder")
         images, ids = data["image"], data["text_ids"]
         batch = tf.shape(images)[0]
-        # Losses are sums over this replica's examples divided by the global batch, so that the gradients
-        # summed across replicas are those of the mean loss.
-        global_batch = tf.cast(batch * tf.distribute.get_strategy().num_replicas_in_sync, tf.float32)
-        z = tf.random.normal((batch, self.z_dim))
-        z_int = tf.random.normal((batch, self.z_dim))
+        rows = replica_batch_position(batch)
+        global_batch = tf.cast(rows[1], tf.float32)
+        z = self._noise(rows, batch, self.z_dim)
+        z_int = self._noise(rows, batch, self.z_dim)
         with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
             text = self.text_encoder(ids, training=self.train_text_encoder)
             wrong = self._mismatched(text, data.get("match_key"))
             fake = self.generator([z, text], training=True)
-            s_real = self._discriminate(images, text)
-            s_wrong = self._discriminate(images, wrong)
-            s_fake = self._discriminate(fake, text)
+            s_real = self._discriminate(images, text, rows)
+            s_wrong = self._discriminate(images, wrong, rows)
+            s_fake = self._discriminate(fake, text, rows)
             s_int = None
             if self.interpolation_weight > 0:
                 g_text = tf.stop_gradient(text)
                 mixed = self.beta * g_text + (1.0 - self.beta) * tf.roll(g_text, shift=2, axis=0)
-                s_int = self._discriminate(self.generator([z_int, mixed], training=True), mixed)
+                s_int = self._discriminate(self.generator([z_int, mixed], training=True), mixed, rows)
             d_per_example, g_per_example = gan_int_cls_losses(s_real, s_wrong, s_fake, s_int,
                                                               self.interpolation_weight, self.real_label)
+            if self.matching_weight > 0:
+                matching = self._matching(fake, text, data.get("match_key"))
+                g_per_example = g_per_example + self.matching_weight * matching
             d_loss = tf.reduce_sum(d_per_example) / global_batch
             g_loss = tf.reduce_sum(g_per_example) / global_batch
         d_variables = self._d_variables()
         self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_variables), d_variables))
         g_variables = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_variables), g_variables))
-        self.d_loss_tracker.update_state(tf.reduce_mean(d_per_example))
-        self.g_loss_tracker.update_state(tf.reduce_mean(g_per_example))
-        self.real_score_tracker.update_state(tf.reduce_mean(tf.sigmoid(s_real)))
-        self.fake_score_tracker.update_state(tf.reduce_mean(tf.sigmoid(s_fake)))
-        self.wrong_score_tracker.update_state(tf.reduce_mean(tf.sigmoid(s_wrong)))
+        # Per-example values: the Mean trackers' totals and counts are summed across replicas, so the result is
+        # the mean over every example seen, however the global batch was split.
+        self.d_loss_tracker.update_state(d_per_example)
+        self.g_loss_tracker.update_state(g_per_example)
+        self.real_score_tracker.update_state(tf.sigmoid(s_real))
+        self.fake_score_tracker.update_state(tf.sigmoid(s_fake))
+        self.wrong_score_tracker.update_state(tf.sigmoid(s_wrong))
+        if self.matching_weight > 0:
+            self.matching_tracker.update_state(matching)
         return {metric.name: metric.result() for metric in self.metrics}
+
+    def _matching(self, fake, text, keys=None):
+        """Per-example matching term: the DS-SJE hinge of the generated images against this replica's captions
+        (both directions), averaged over the captions of another ``match_key`` (every other one without keys)."""
+        image_embeddings = self.image_encoder((fake + 1.0) / 2.0, training=False)
+        text_embeddings = tf.stop_gradient(text)
+        if keys is None:
+            keys = tf.range(tf.shape(fake)[0])
+        keys = tf.reshape(keys, (-1,))
+        per_pair, _ = ds_sje_terms(image_embeddings, text_embeddings, keys)
+        negatives = tf.reduce_sum(tf.cast(tf.not_equal(keys[:, None], keys[None, :]), per_pair.dtype), axis=1)
+        return per_pair / tf.maximum(negatives, 1.0)
 
     def get_config(self):
         return {**super().get_config(),
@@ -350,4 +433,18 @@ class TextToImageGAN(keras.Model):
                 "ngf": self.ngf, "ndf": self.ndf, "train_text_encoder": self.train_text_encoder,
                 "interpolation_weight": self.interpolation_weight, "beta": self.beta,
                 "max_length": self.max_length, "real_label": self.real_label,
-                "instance_noise": self.instance_noise, "mismatch": self.mismatch}
+                "instance_noise": self.instance_noise, "mismatch": self.mismatch,
+                "image_encoder": (keras.saving.serialize_keras_object(self.image_encoder)
+                                  if self.image_encoder is not None else None),
+                "matching_weight": self.matching_weight, "with_discriminator": self.with_discriminator}
+
+    def for_generation(self) -> TextToImageGAN:
+        """A copy with this model's text encoder and generator (weights included) and no discriminator or matching
+        image encoder: what a user needs to generate, at a fraction of the size (the bundled presets)."""
+        config = self.get_config()
+        config.update(image_encoder=None, matching_weight=0.0, with_discriminator=False)
+        copy = TextToImageGAN.from_config(config)
+        copy.build()
+        copy.text_encoder.set_weights(self.text_encoder.get_weights())
+        copy.generator.set_weights(self.generator.get_weights())
+        return copy

@@ -7,8 +7,9 @@ Everything is built inside a ``tf.distribute`` strategy scope. A run writes into
   at the end of every epoch;
 * ``samples/epoch_0001.png``, ``epoch_0002.png``, ...: a grid for fixed captions and fixed noise, each row's caption beside it;
 * ``logs/``: TensorBoard scalars (losses, D scores) and the sample grid as an image;
-* ``backup/``: the resume point (``keras.callbacks.BackupAndRestore``): rerunning the same command continues
-  from the last finished epoch;
+* ``backup/``: the resume point (:class:`zoo.checkpoint.ResumableCheckpoint`: the last two epochs, written
+  atomically and verified by sha256): rerunning the same command continues from the last finished epoch, with the
+  data stream skipped to where it was and the noise generator's state restored;
 * ``metrics.json``: losses, throughput, the reason training stopped, and the evaluation when it ran.
 """
 
@@ -18,6 +19,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -46,6 +48,11 @@ class T2IConfig:
 
     The defaults are the quickstart on ``shapes``: 32×32 images, ngf = ndf = 32, 4,000 DS-SJE pretraining steps
     of the text encoder and 15 epochs of 100 GAN steps; Reed et al.'s setting is image_size=64, ngf=ndf=64.
+    Learning rates: G 1e-3 and D 2e-4 (Adam, β₁ = 0.5). With Reed et al.'s 2e-4 for both, D separated real from
+    fake within a few hundred steps and G collapsed to one blurry image for every caption and noise; with the
+    faster G the two stay balanced (D's score of fakes near 0.5). ``matching_weight`` 1 adds the generator's
+    matching term (see :class:`gan.model.TextToImageGAN`); without it colour and shape words were followed far
+    less after the same number of steps.
     """
 
     dataset: str = "shapes"
@@ -70,17 +77,23 @@ class T2IConfig:
     pretrain_classes_per_batch: int = 32
     pretrain_learning_rate: float = 2e-3
     interpolation_weight: float = 1.0
-    learning_rate: float = 2e-4
-    d_learning_rate: float = 1e-4
+    learning_rate: float = 1e-3
+    d_learning_rate: float = 2e-4
     real_label: float = 0.9
     instance_noise: float = 0.0
     mismatch: str = "random"
+    matching_weight: float = 1.0
     distribute: str = "none"
     devices: int | None = None
     deterministic: bool = False
     collapse_patience: int = 3
     sample_columns: int = 8
     limit: int | None = None
+
+    def __post_init__(self):
+        if self.matching_weight > 0 and self.pretrain_steps == 0:
+            raise ValueError("the matching term (matching_weight > 0) uses the image encoder of the DS-SJE "
+                             "pretraining; with --pretrain-steps 0 pass --matching-weight 0")
 
     @classmethod
     def from_dict(cls, values: dict) -> T2IConfig:
@@ -170,7 +183,7 @@ def build_text_encoder(config: T2IConfig, vocab=None):
                           units=config.text_units, output_dim=config.text_dim, name="text_encoder")
 
 
-def build_gan(config: T2IConfig, encoder) -> TextToImageGAN:
+def build_gan(config: T2IConfig, encoder, image_encoder=None) -> TextToImageGAN:
     """The GAN around ``encoder``, compiled with Adam(β₁ = 0.5) at ``d_learning_rate`` for D and ``learning_rate``
     for G (D learns faster on these images, so it gets the smaller rate); call under a strategy scope."""
     model = TextToImageGAN(encoder, image_size=config.image_size, z_dim=config.z_dim,
@@ -178,7 +191,9 @@ def build_gan(config: T2IConfig, encoder) -> TextToImageGAN:
                            train_text_encoder=config.train_text_encoder,
                            interpolation_weight=config.interpolation_weight, max_length=config.max_length,
                            real_label=config.real_label, instance_noise=config.instance_noise,
-                           mismatch=config.mismatch)
+                           mismatch=config.mismatch,
+                           image_encoder=image_encoder if config.matching_weight > 0 else None,
+                           matching_weight=config.matching_weight)
     model.compile(d_optimizer=keras.optimizers.Adam(config.d_learning_rate, beta_1=0.5),
                   g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=0.5))
     return model
@@ -198,35 +213,45 @@ def class_captions(examples):
     return labels, [sorted(texts) or [""] for texts in captions]
 
 
-def pretrain_text_encoder(config: T2IConfig, encoder, out: Path, verbose: int = 1) -> dict:
+def pretrain_text_encoder(config: T2IConfig, encoder, out: Path, verbose: int = 1):
     """Stage 1 (Reed et al.): train the char-RNN encoder with a small image encoder by the DS-SJE loss
-    (``zoo.text.JointEmbedding``) on batches with one image/caption pair per class. The weights are saved to
-    ``out/text_encoder.weights.h5``; a rerun loads them instead of training again."""
-    from gan.data import load_examples
-    from zoo.text.joint_embedding import JointEmbedding, class_batches
+    (``zoo.text.JointEmbedding``) on batches with one image/caption pair per class.
 
-    weights = out / "text_encoder.weights.h5"
-    if weights.is_file():
+    Returns ``(image_encoder, metrics)``. Both encoders' weights are saved to ``out/text_encoder.weights.h5`` and
+    ``out/image_encoder.weights.h5``; a rerun loads them instead of training again. The image encoder scores
+    generated images in the generator's matching term (``matching_weight``).
+    """
+    from gan.data import load_examples
+    from zoo.text.joint_embedding import JointEmbedding, class_batches, small_image_encoder
+
+    weights = {"text": out / "text_encoder.weights.h5", "image": out / "image_encoder.weights.h5"}
+    image_encoder = small_image_encoder(encoder.output_dim)
+    image_encoder.build((None, config.image_size, config.image_size, 3))
+    if all(path.is_file() for path in weights.values()):
         encoder.build((None, config.max_length))
-        encoder.load_weights(weights)
-        return {"pretrain": "loaded"}
+        encoder.load_weights(weights["text"])
+        image_encoder.load_weights(weights["image"])
+        return image_encoder, {"pretrain": "loaded"}
     examples = load_examples(config.dataset, "train", config.image_size, config.seed, config.data_dir,
                              config.captions_dir, limit=config.limit)
     labels, captions = class_captions(examples)
     classes = len(np.unique(labels))
-    joint = JointEmbedding(encoder, name="joint_embedding")
+    joint = JointEmbedding(encoder, image_encoder, name="joint_embedding")
     joint.compile(optimizer=keras.optimizers.Adam(config.pretrain_learning_rate))
     batches = class_batches(examples.images, labels, captions, encoder.vocab,
                             max_length=config.max_length, seed=config.seed,
                             classes_per_batch=min(config.pretrain_classes_per_batch, classes))
     history = joint.fit(batches, epochs=1, steps_per_epoch=config.pretrain_steps, verbose=verbose)
-    with runtime.atomic_path(weights) as temporary:
-        encoder.save_weights(temporary)
-    return {"pretrain": {key: float(values[-1]) for key, values in history.history.items()}}
+    for model, path in ((encoder, weights["text"]), (image_encoder, weights["image"])):
+        with runtime.atomic_path(path) as temporary:
+            model.save_weights(temporary)
+    return image_encoder, {"pretrain": {key: float(values[-1]) for key, values in history.history.items()}}
 
 
-def training_dataset(config: T2IConfig, vocab, global_batch: int):
-    """``{"image", "text_ids", "match_key"}`` batches, repeated: the captions tokenized in the pipeline."""
+def training_dataset(config: T2IConfig, vocab, global_batch: int, skip_batches: int = 0):
+    """``{"image", "text_ids", "match_key"}`` batches, repeated: the captions tokenized in the pipeline. A resumed
+    run skips the ``skip_batches`` batches the earlier epochs used (the stream depends only on the seed), so it
+    sees what an uninterrupted run would."""
     from gan.data import make_dataset
     from zoo.text import CharTokenizer
 
@@ -234,6 +259,8 @@ def training_dataset(config: T2IConfig, vocab, global_batch: int):
     dataset = make_dataset(config.dataset, split="train", batch_size=global_batch, image_size=config.image_size,
                            seed=config.seed, data_dir=config.data_dir, captions_dir=config.captions_dir,
                            shuffle=True, repeat=True, limit=config.limit)
+    if skip_batches:
+        dataset = dataset.skip(skip_batches)
     return dataset.map(lambda batch: {"image": batch["image"], "text_ids": tokenizer(batch["caption"]),
                                       "match_key": match_key(batch["label"])},
                        num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
@@ -252,42 +279,64 @@ def match_key(label):
     return key
 
 
+# Settings that may change between a run and its resumption: they do not change the model or its data.
+RESUMABLE_CHANGES = ("epochs", "distribute", "devices", "deterministic")
+
+
 def train_t2i(config: T2IConfig, out_dir: str | os.PathLike, verbose: int = 1) -> dict:
-    """Train (or resume) a GAN-INT-CLS model as described in the module docstring; return the metrics."""
+    """Train (or resume) a GAN-INT-CLS model as described in the module docstring; return the metrics.
+
+    Under ``config.distribute`` the batch size is the global batch; on a multi-worker cluster every worker runs
+    this function and only the chief keeps its files (the others write into a temporary folder)."""
     from gan.data import DATASETS
 
     if config.dataset not in DATASETS:
         raise ValueError(f"unknown dataset {config.dataset!r}; choose one of {', '.join(DATASETS)}")
-    out = runtime.prepare_out_dir(out_dir)
-    config_path = out / "config.json"
+    strategy = runtime.get_strategy(config.distribute, config.devices)  # first: multi-worker configures TF
+    out_dir = Path(out_dir).expanduser()
+    config_path = out_dir / "config.json"
     if config_path.exists():
         previous = json.loads(config_path.read_text())
         changed = {key: (previous.get(key), value) for key, value in dataclasses.asdict(config).items()
-                   if key != "epochs" and previous.get(key) != value}
-        if changed and (out / "backup").exists():
-            raise ValueError(f"{out} holds a run with another configuration {changed} (old, new); resume with the "
-                             "same arguments (only --epochs may grow) or choose another --out")
-    runtime.write_json(dataclasses.asdict(config), config_path)
+                   if key not in RESUMABLE_CHANGES and previous.get(key) != value}
+        if changed and (out_dir / "backup").exists():
+            raise ValueError(f"{out_dir} holds a run with another configuration {changed} (old, new); resume with "
+                             "the same arguments (only --epochs may grow) or choose another --out")
+    with runtime.worker_out_dir(out_dir, strategy) as out:
+        return _train_t2i(config, strategy, out_dir, out, verbose)
+
+
+def _train_t2i(config: T2IConfig, strategy, out_dir: Path, out: Path, verbose: int) -> dict:
     runtime.set_seed(config.seed, deterministic=config.deterministic)
-    strategy = runtime.get_strategy(config.distribute, config.devices)
     global_batch = config.batch_size
     if global_batch % strategy.num_replicas_in_sync:
         raise ValueError(f"--batch-size {global_batch} must be divisible by the {strategy.num_replicas_in_sync} "
                          "replicas")
+    encoder_weights = [out_dir / "text_encoder.weights.h5", out_dir / "image_encoder.weights.h5"]
+    pretrained = all(path.is_file() for path in encoder_weights)
+    if out != out_dir and pretrained:  # a non-chief worker loads the chief's pretrained encoders
+        for path in encoder_weights:
+            shutil.copyfile(path, out / path.name)
+    runtime.agree_across_workers(strategy, pretrained_text_encoder=pretrained)
     with strategy.scope():
         encoder = build_text_encoder(config)
-        pretraining = (pretrain_text_encoder(config, encoder, out, verbose)
-                       if config.pretrain_steps > 0 else {"pretrain": None})
-        model = build_gan(config, encoder)
-    dataset = training_dataset(config, model.vocab, global_batch)
+        image_encoder, pretraining = (pretrain_text_encoder(config, encoder, out, verbose)
+                                      if config.pretrain_steps > 0 else (None, {"pretrain": None}))
+        model = build_gan(config, encoder, image_encoder)
+    checkpoint = runtime.ResumableCheckpoint(out_dir / "backup", write_directory=out / "backup")
+    initial_epoch = checkpoint.restore(model)
+    runtime.agree_across_workers(strategy, resume_epoch=initial_epoch)
+    dataset = training_dataset(config, model.vocab, global_batch, skip_batches=initial_epoch * config.steps_per_epoch)
+    # Written once the data loaded: a rerun that fails earlier leaves the earlier run's config.json alone.
+    runtime.write_json(dataclasses.asdict(config), out / "config.json")
     guard = TrainingGuard(patience=config.collapse_patience)
     captions = SAMPLE_CAPTIONS[config.dataset]
     samples = SampleGrid(out, captions, config.sample_columns, config.seed, log_dir=out / "logs" / "samples",
                          guard=guard)
-    callbacks = runtime.training_callbacks(out) + [guard, samples]
+    callbacks = runtime.training_callbacks(out, strategy=strategy, checkpoint=checkpoint) + [guard, samples]
     started = time.perf_counter()
-    history = model.fit(dataset, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch,
-                        callbacks=callbacks, verbose=verbose)
+    history = model.fit(dataset, epochs=config.epochs, initial_epoch=initial_epoch,
+                        steps_per_epoch=config.steps_per_epoch, callbacks=callbacks, verbose=verbose)
     seconds = time.perf_counter() - started
     if not guard.diverged:
         runtime.save_model(model, out / "model.keras")
@@ -296,6 +345,8 @@ def train_t2i(config: T2IConfig, out_dir: str | os.PathLike, verbose: int = 1) -
     images_per_second = (config.steps_per_epoch * global_batch / float(np.median(steady))) if steady else None
     metrics = {
         "epochs_run_now": epochs_run,
+        "resumed_from_epoch": initial_epoch,
+        "epochs_done": checkpoint.epoch,
         "stopped": guard.reason,
         "seconds": seconds,
         "images_per_second": images_per_second,

@@ -58,6 +58,38 @@ def test_evaluate_t2i_on_a_saved_model(small_judge, tmp_path):
     assert result["heldout_captions"] == 40
     assert all(0.0 <= value <= 1.0 for value in result["attribute_accuracy"].values())
     assert result["diversity_ratio"] > 0
-    (run / "config.json").write_text(json.dumps({"dataset": "mnist"}))
-    with pytest.raises(ValueError, match="not available yet"):
-        metrics.evaluate_t2i(run)
+
+
+def test_r_precision_is_one_for_aligned_embeddings_and_near_chance_for_random():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(10, size=2000)
+    onehot = np.eye(10)[labels]
+    assert metrics.r_precision_of_embeddings(onehot, onehot, labels) == 1.0
+    # random image embeddings: the own caption is first among 100 about 1 % of the time
+    chance = metrics.r_precision_of_embeddings(rng.normal(size=(2000, 16)), rng.normal(size=(2000, 16)), labels)
+    assert chance < 0.04
+    with pytest.raises(ValueError, match="two classes"):
+        metrics.r_precision_of_embeddings(onehot[:5], onehot[:5], np.zeros(5))
+
+
+def test_evaluate_t2i_on_an_mnist_model(shared_data_dir, monkeypatch, tmp_path):
+    """Class accuracy and R-precision of a (random) MNIST model beside the real-image reference, with small
+    evaluation models trained into a temporary cache."""
+    monkeypatch.setenv("KZOO_CACHE", str(tmp_path / "cache"))
+    classifier, retrieval = metrics.class_classifier, metrics.retrieval_embedding
+    monkeypatch.setattr(metrics, "class_classifier", lambda *a, **k: classifier(*a, **k, max_steps=150))
+    monkeypatch.setattr(metrics, "retrieval_embedding", lambda *a, **k: retrieval(*a, **k, steps=150))
+    encoder = CharRNNEncoder(CharVocab(), embedding_dim=8, cell="gru", units=16, output_dim=24)
+    model = TextToImageGAN(encoder, image_size=32, z_dim=8, text_proj_dim=8, ngf=8, ndf=8, max_length=48)
+    model.compile()
+    run = tmp_path / "run"
+    run.mkdir()
+    model.save(run / "model.keras")
+    (run / "config.json").write_text(json.dumps({"dataset": "mnist", "data_dir": str(shared_data_dir / "mnist")}))
+    result = metrics.evaluate_t2i(run, samples=200)
+    assert result["dataset"] == "mnist" and result["test_captions"] == 200
+    assert result["class_accuracy_real"] > 0.8  # the classifier learned real digits
+    assert result["r_precision_real"] > 0.04  # chance is 0.01; a well-trained embedding gives far more
+    assert result["class_accuracy"] < result["class_accuracy_real"]  # an untrained generator draws no digits
+    assert 0.0 <= result["r_precision"] <= 1.0 and result["diversity_ratio"] > 0
+    assert len(list((tmp_path / "cache").glob("mnist_classifier_32px_*.keras"))) == 1

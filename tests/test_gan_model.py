@@ -95,6 +95,63 @@ def test_save_load_generate_and_interpolate(tmp_path):
         model.generate([])
 
 
+def _image_encoder(size=16, dim=24):
+    from zoo.text.joint_embedding import small_image_encoder
+
+    encoder = small_image_encoder(dim, filters=(4,))
+    encoder.build((None, size, size, 3))
+    return encoder
+
+
+def test_matching_term_trains_generator_but_not_the_frozen_image_encoder():
+    keras.utils.set_random_seed(0)
+    image_encoder = _image_encoder()
+    model = _tiny_gan(image_encoder=image_encoder, matching_weight=1.0)
+    frozen = [w.numpy().copy() for w in image_encoder.weights]
+    ids = model.vocab.encode(["a red circle", "a blue square", "a green star", "a white box"] * 4, 24)
+    data = {"image": np.zeros((16, 16, 16, 3), "float32"), "text_ids": ids,
+            "match_key": np.tile(np.arange(4, dtype="int32"), 4)}
+    history = model.fit(data, batch_size=8, epochs=2, verbose=0)
+    assert "matching" in history.history and np.isfinite(history.history["matching"]).all()
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(frozen, image_encoder.weights))
+    # the term equals the DS-SJE hinge of phi(G(z, t)) against the batch captions, averaged over other keys
+    fake = tf.random.uniform((4, 16, 16, 3), -1, 1)
+    text = model.encode_text(["a red circle", "a blue square", "a red circle", "a white box"])
+    keys = tf.constant([0, 1, 0, 3])
+    phi = image_encoder((fake + 1) / 2).numpy()
+    scores = phi @ text.numpy().T
+    expected = []
+    for i in range(4):
+        others = [j for j in range(4) if keys[j] != keys[i]]
+        hinge = sum(max(0, 1 + scores[i, j] - scores[i, i]) + max(0, 1 + scores[j, i] - scores[i, i]) for j in others)
+        expected.append(hinge / len(others))
+    np.testing.assert_allclose(model._matching(fake, text, keys).numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_matching_term_needs_an_image_encoder():
+    with pytest.raises(ValueError, match="image_encoder"):
+        _tiny_gan(matching_weight=1.0)
+
+
+def test_generation_copy_generates_the_same_images_is_smaller_and_cannot_train(tmp_path):
+    model = _tiny_gan(image_encoder=_image_encoder(), matching_weight=1.0)
+    copy = model.for_generation()
+    assert copy.discriminator is None and copy.image_encoder is None
+    z = model.fixed_noise(4, seed=1)
+    np.testing.assert_allclose(copy.generate(["a red circle", "a blue box"], n=2, z=z),
+                               model.generate(["a red circle", "a blue box"], n=2, z=z), atol=1e-6)
+    model.save(tmp_path / "full.keras")
+    copy.save(tmp_path / "generate.keras")
+    assert (tmp_path / "generate.keras").stat().st_size < (tmp_path / "full.keras").stat().st_size
+    loaded = keras.models.load_model(tmp_path / "generate.keras", safe_mode=True)
+    np.testing.assert_allclose(loaded.generate(["a red circle"], n=4, z=z), copy.generate(["a red circle"], n=4, z=z),
+                               atol=1e-6)
+    loaded.compile()
+    with pytest.raises(ValueError, match="exported for generation"):
+        loaded.fit({"image": np.zeros((4, 16, 16, 3), "float32"),
+                    "text_ids": loaded.vocab.encode(["a"] * 4, 24)}, batch_size=4, verbose=0)
+
+
 @pytest.mark.parametrize("kwargs, match", [({"image_size": 48}, "image_size"), ({"z_dim": 0}, "z_dim"),
                                            ({"beta": 1.5}, "beta"), ({"max_length": -1}, "max_length")])
 def test_constructor_validates(kwargs, match):

@@ -72,3 +72,15 @@ def test_bad_dataset_and_missing_files(tmp_path, capsys):
     assert main(["train", "t2i", "--dataset", "mnist", "--data-dir", str(tmp_path), "--out",
                  str(tmp_path / "o")]) == 1
     assert "train-images-idx3-ubyte.gz" in capsys.readouterr().err
+
+
+def test_cli_defaults_are_the_config_defaults():
+    from gan import commands
+    from gan.train import T2IConfig
+
+    defaults = T2IConfig()
+    assert (commands.G_LEARNING_RATE, commands.D_LEARNING_RATE, commands.MATCHING_WEIGHT) == (
+        defaults.learning_rate, defaults.d_learning_rate, defaults.matching_weight)
+    with pytest.raises(ValueError, match="--matching-weight 0"):
+        T2IConfig(pretrain_steps=0)
+    assert T2IConfig(pretrain_steps=0, matching_weight=0.0).matching_weight == 0.0

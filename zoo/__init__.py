@@ -20,6 +20,9 @@ _EXPORTS = {
     "LinearRNN": "zoo.layers",
     "lstm_param_count": "zoo.params",
     "bptt": "zoo.backprop",
+    "save_preset": "zoo.presets.format",
+    "load": "zoo.presets.loading",
+    "presets": "zoo.presets",  # the package, callable: zoo.presets() lists the bundled presets
 }
 
 __all__ = ["__version__", *_EXPORTS]

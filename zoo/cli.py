@@ -15,7 +15,8 @@ from zoo.cli_args import add_seed, choice_list, non_negative_int, positive_int
 CELL_KINDS = ("lstm", "gru", "elman")  # the keys of zoo.benchmark.LAYERS (not imported: it would be slow)
 
 # Each family's subcommands live beside its code, in a module with a ``register`` function.
-COMMAND_MODULES = ("zoo.gradients_commands", "autoencoders.commands", "zoo.text.commands", "gan.commands")
+COMMAND_MODULES = ("zoo.gradients_commands", "autoencoders.commands", "zoo.text.commands", "gan.commands",
+                   "zoo.presets_commands")
 
 
 # Errors that describe bad input (arguments, files, data): reported in one line, exit status 1.

@@ -40,6 +40,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite float >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
+    return value
+
+
 def unit_interval_float(text: str) -> float:
     """argparse type: a float in [0, 1]."""
     try:
@@ -69,6 +80,20 @@ def choice_list(valid: tuple[str, ...]):
 
 # The tf.distribute strategies of zoo.runtime.get_strategy (kept here: this module must not import TensorFlow).
 STRATEGIES = ("none", "mirrored", "multiworker")
+
+
+def add_distribute(parser: argparse.ArgumentParser) -> None:
+    """``--distribute``, ``--devices`` and ``--deterministic``: the flags every ``kzoo train`` subcommand shares
+    (read by :func:`zoo.runtime.get_strategy` and :func:`zoo.runtime.set_seed`)."""
+    parser.add_argument("--distribute", choices=STRATEGIES, default="none",
+                        help="tf.distribute strategy: none (one device), mirrored (the local GPUs, else logical "
+                             "CPUs) or multiworker (MultiWorkerMirroredStrategy configured by TF_CONFIG)")
+    parser.add_argument("--devices", type=positive_int, default=None, metavar="N",
+                        help="local devices to use (mirrored: the first N; multiworker: the first N GPUs of each "
+                             "worker); None: all of them")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="deterministic TF ops: a rerun (or a resumed run) with the same seed gives the same "
+                             "weights, at some cost in speed")
 
 
 def add_seed(parser: argparse.ArgumentParser) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
+import gzip
 import hashlib
 import json
 import os
@@ -23,6 +24,7 @@ import shutil
 import tarfile
 import tempfile
 import warnings
+import zlib
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -37,6 +39,9 @@ CACHE_ENV = "KZOO_CACHE"
 REED_CAPTIONS_URL = "https://github.com/reedscot/icml2016 (cvpr2016_flowers.tar.gz, folder text_c10)"
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+
+# What reading a truncated or corrupt (compressed) tar archive raises.
+_ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile)
 
 
 def check_data_dir(data_dir) -> Path:
@@ -76,7 +81,9 @@ def extract_archive(archive, target_dir) -> Path:
     """Extract the tar archive ``archive`` (any compression) into ``target_dir`` and return that folder.
 
     Every member is checked before anything is written: absolute paths, ``..`` components, symbolic and hard
-    links, devices and fifos raise a ValueError naming the member, and nothing is extracted.
+    links, devices and fifos raise a ValueError naming the member, and nothing is extracted. A truncated or
+    corrupt archive raises a ValueError naming it (what was written by then stays in ``target_dir``;
+    :func:`cached_extraction` removes it).
     """
     archive = Path(archive)
     if not archive.is_file():
@@ -84,18 +91,30 @@ def extract_archive(archive, target_dir) -> Path:
     target = Path(target_dir).expanduser().resolve()
     try:
         tar = tarfile.open(archive, "r:*")
-    except tarfile.TarError as error:
-        raise ValueError(f"{archive} is not a readable tar archive ({error}); download it again") from error
+    except _ARCHIVE_ERRORS as error:
+        raise ValueError(f"{archive} is not a readable tar archive ({_one_line(error)}); download it again") \
+            from error
     with tar:
-        members = tar.getmembers()
+        try:
+            members = tar.getmembers()
+        except _ARCHIVE_ERRORS as error:
+            raise ValueError(f"{archive} is truncated or corrupt ({_one_line(error)}); download it again") from error
         for member in members:
             _check_member(member, target)
         target.mkdir(parents=True, exist_ok=True)
-        if hasattr(tarfile, "data_filter"):
-            tar.extractall(target, members=members, filter="data")
-        else:  # Python without extraction filters: the checks above are the guard
-            tar.extractall(target, members=members)
+        try:
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(target, members=members, filter="data")
+            else:  # Python without extraction filters: the checks above are the guard
+                tar.extractall(target, members=members)
+        except _ARCHIVE_ERRORS as error:
+            raise ValueError(f"{archive} is truncated or corrupt ({_one_line(error)}); download it again") from error
     return target
+
+
+def _one_line(error: Exception) -> str:
+    """``error`` as one line (tarfile lists what each compression method said on lines of their own)."""
+    return f"{type(error).__name__}: {' '.join(str(error).split())}"
 
 
 def cache_root(cache_dir=None) -> Path:
@@ -140,11 +159,13 @@ def cached_extraction(archive, cache_dir=None) -> Path:
 def _loadmat(path: Path) -> dict:
     try:
         from scipy.io import loadmat
+        from scipy.io.matlab import MatReadError
     except ImportError as error:
         raise ImportError(f"reading {path.name} needs scipy (pip install scipy)") from error
     try:
         return loadmat(path)
-    except (ValueError, TypeError, OSError) as error:
+    # a truncated or corrupt file raises any of these, depending on where it breaks
+    except (ValueError, TypeError, OSError, IndexError, EOFError, zlib.error, MatReadError) as error:
         raise ValueError(f"{path} is not a readable MATLAB file ({error}); download it again from "
                          f"{URL}{path.name}") from error
 
@@ -154,7 +175,12 @@ def _mat_vector(contents: dict, key: str, path: Path) -> np.ndarray:
         found = ", ".join(k for k in contents if not k.startswith("__"))
         raise ValueError(f"{path} has no variable {key!r} (found: {found or 'none'}); is it the official "
                          f"{path.name} from {URL}?")
-    return np.asarray(contents[key]).reshape(-1).astype(np.int64)
+    values = np.asarray(contents[key]).reshape(-1)
+    if values.dtype.kind not in "iub" and not (
+            values.dtype.kind == "f" and np.isfinite(values).all() and (values == np.round(values)).all()):
+        raise ValueError(f"{path}: variable {key!r} should hold whole numbers, but its {values.dtype.name} values "
+                         f"are not (NaN, Inf, fractions or text); download the official {path.name} again from {URL}")
+    return values.astype(np.int64)
 
 
 def split_ids(data_dir, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -175,7 +201,13 @@ def class_names(data_dir) -> list[str]:
     path = Path(data_dir).expanduser() / "class_names.json"
     if not path.is_file():
         return list(FLOWER_NAMES)
-    mapping = json.loads(path.read_text())
+    try:
+        mapping = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:  # invalid JSON or invalid UTF-8
+        raise ValueError(f"{path} is not valid JSON text ({error}); fix it or delete it to use the official "
+                         f"names") from error
+    if not isinstance(mapping, dict):
+        raise ValueError(f"{path} holds a JSON {type(mapping).__name__}; it should map '1'..'102' to flower names")
     missing = [str(label) for label in range(1, len(FLOWER_NAMES) + 1) if str(label) not in mapping]
     if missing:
         raise ValueError(f"{path} lacks names for labels {', '.join(missing[:5])}"
@@ -187,6 +219,9 @@ def text_captions(captions_dir, image_ids) -> list[list[str]]:
     """All caption lines of each image in ``image_ids`` from Reed et al.'s ``text_c10`` layout.
 
     ``captions_dir`` is the ``text_c10`` folder (``class_00001/image_06734.txt`` ...) or a folder containing it.
+    Files are read as UTF-8; bytes that are not valid UTF-8 are replaced by U+FFFD (which the tokenizer maps to
+    the unknown character) and the files concerned are counted in one warning. A missing, empty or non-regular
+    (fifo, folder) caption file raises an error naming it.
     """
     root = Path(captions_dir).expanduser()
     if not root.is_dir():
@@ -195,24 +230,45 @@ def text_captions(captions_dir, image_ids) -> list[list[str]]:
     if (root / "text_c10").is_dir():
         root = root / "text_c10"
     index = {path.stem: path for path in root.glob("class_*/image_*.txt")}
-    result = []
+    result, invalid = [], []
     for image_id in image_ids:
         stem = f"image_{int(image_id):05d}"
         if stem not in index:
             raise FileNotFoundError(f"captions folder {root} has no {stem}.txt (expected class_<5-digit class>/{stem}.txt "
                                     f"as in the text_c10 folder of {REED_CAPTIONS_URL})")
-        lines = [line.strip() for line in index[stem].read_text(encoding="utf-8").splitlines() if line.strip()]
+        path = index[stem]
+        if not path.is_file():  # reading a fifo would block forever
+            raise ValueError(f"caption file {path} is not a regular file; replace it with a text file of captions")
+        data = path.read_bytes()
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("utf-8", errors="replace")
+            invalid.append(path)
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
         if not lines:
-            raise ValueError(f"caption file {index[stem]} is empty; it should hold one caption per line")
+            raise ValueError(f"caption file {path} is empty; it should hold one caption per line")
         result.append(lines)
+    if invalid:
+        warnings.warn(f"flowers102: {len(invalid)} of {len(result)} caption files are not valid UTF-8 (e.g. "
+                      f"{', '.join(str(path.relative_to(root)) for path in invalid[:3])}); their undecodable bytes "
+                      f"were replaced by U+FFFD, the unknown character. Re-save them as UTF-8 to keep them",
+                      stacklevel=2)
     return result
 
 
 def decode_image(path, size: int) -> np.ndarray:
-    """uint8 ``[size, size, 3]``: the image's centred square, resized. Raises OSError/ValueError when unreadable."""
+    """uint8 ``[size, size, 3]``: the image's centred square, resized. Raises OSError/ValueError when unreadable.
+
+    Any 8-bit mode (grey, palette, RGBA, CMYK, ...) and any size or aspect ratio is converted; 16/32-bit integer
+    and float images (modes ``I``, ``I;16``, ``F``) raise a ValueError: PIL would clip them to 0..255 (and turn
+    NaN into 0) without a word.
+    """
     from PIL import Image
 
     with Image.open(path) as image:
+        if image.mode in ("I", "F") or image.mode.startswith("I;"):
+            raise ValueError(f"{path} is a {image.mode} image (more than 8 bits per channel); expected 8-bit")
         image.draft("RGB", (size, size))  # lets JPEG decode at a reduced scale when the file is much larger
         image = image.convert("RGB")
         width, height = image.size
@@ -236,7 +292,8 @@ def load_flowers102(data_dir, split: str = "train", image_size: int = 64, captio
     """The images of ``split`` as :class:`Examples` (labels ``class`` 0..101, ``class_names`` the 102 names).
 
     ``limit`` keeps a seeded random subset of that many images (all when ``None``). Images that cannot be
-    decoded are skipped and counted in one warning. Results are cached per process (arrays read-only), keyed by
+    decoded (truncated, corrupt, not an image, more than 8 bits per channel: see :func:`decode_image`) are
+    skipped and counted in one warning; the others load. Results are cached per process (arrays read-only), keyed by
     the arguments and the sizes and times of the files in ``data_dir`` (not of the caption files).
     """
     directory = check_data_dir(data_dir)

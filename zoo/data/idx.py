@@ -14,6 +14,7 @@ Files may be gzip-compressed (``.gz``, detected by the gzip magic bytes, not the
 from __future__ import annotations
 
 import gzip
+import math
 import os
 from pathlib import Path
 
@@ -73,7 +74,11 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise ValueError(f"IDX file {path} is truncated inside its header: {len(data)} bytes, "
                          f"the {ndim} dimension sizes need {header}")
     shape = tuple(int(size) for size in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    # Python ints: np.prod would wrap around at 2**63; NumPy refuses shapes this large even with a size-0 axis
+    if math.prod(size for size in shape if size) * dtype.itemsize > np.iinfo(np.intp).max:
+        raise ValueError(f"IDX file {path} declares shape {shape}, too large for any array; its header is corrupt, "
+                         f"download the file again")
+    expected = math.prod(shape) * dtype.itemsize
     actual = len(data) - header
     if actual != expected:
         state = "truncated" if actual < expected else "longer than its header says"

@@ -7,18 +7,30 @@ from __future__ import annotations
 
 import argparse
 
-from zoo.cli_args import add_out, add_seed, non_negative_int, positive_float, positive_int, unit_interval_float
+from zoo.cli_args import (add_distribute, add_out, add_seed, non_negative_int, positive_float, positive_int,
+                          unit_interval_float)
 
 CELLS = ("lstm", "gru", "elman")
+
+
+def _strategy(args: argparse.Namespace):
+    """The strategy of ``--distribute``/``--devices`` (created first: a multi-worker strategy configures TF at
+    start-up), with ``--deterministic`` applied; passed to the training function as its ``strategy``."""
+    from zoo import runtime
+
+    strategy = runtime.get_strategy(args.distribute, args.devices)
+    runtime.set_seed(args.seed, deterministic=args.deterministic)
+    return strategy
 
 
 def _train_charlm(args: argparse.Namespace) -> int:
     from zoo.text.language_model import train_charlm
 
+    strategy = _strategy(args)
     metrics = train_charlm(args.text, args.out, epochs=args.epochs, units=args.units, layers=args.layers,
                            seq_len=args.seq_len, batch_size=args.batch_size, seed=args.seed,
                            embedding_dim=args.embedding_dim, cell=args.cell, dropout=args.dropout,
-                           learning_rate=args.learning_rate)
+                           learning_rate=args.learning_rate, strategy=strategy)
     print(f"validation: {metrics['val_nats_per_char']:.4f} nats/char, {metrics['val_bits_per_char']:.4f} "
           f"bits/char after {metrics['epochs']} epoch(s); {metrics['chars_per_s']:.0f} chars/s; "
           f"model in {args.out}")
@@ -28,7 +40,7 @@ def _train_charlm(args: argparse.Namespace) -> int:
 def _sample_charlm(args: argparse.Namespace) -> int:
     from zoo.text.language_model import load_charlm
 
-    model = load_charlm(args.model)
+    model = load_charlm(args.model, sha256=args.sha256)
     print(model.generate(args.prime, args.length, temperature=args.temperature, seed=args.seed))
     return 0
 
@@ -36,9 +48,10 @@ def _sample_charlm(args: argparse.Namespace) -> int:
 def _train_seq2seq(args: argparse.Namespace) -> int:
     from zoo.text.seq2seq import train_seq2seq
 
+    strategy = _strategy(args)
     metrics = train_seq2seq(task=args.task, out_dir=args.out, epochs=args.epochs, seed=args.seed,
                             n_train=args.examples, batch_size=args.batch_size, units=args.units,
-                            cell=args.cell)
+                            cell=args.cell, strategy=strategy)
     print(f"exact match on {metrics['held_out']} held-out {args.task}: {metrics['exact_match']:.2%} after "
           f"{metrics['epochs']} epoch(s), {metrics['total_train_seconds']:.0f} s of training; model in {args.out}")
     return 0
@@ -71,6 +84,7 @@ def register(commands, bench, train, sample) -> None:
     lm.add_argument("--seq-len", type=positive_int, default=100, help="characters per training window")
     lm.add_argument("--batch-size", type=positive_int, default=64, help="windows per batch")
     lm.add_argument("--learning-rate", type=positive_float, default=2e-3, help="Adam learning rate")
+    add_distribute(lm)
     add_seed(lm)
     add_out(lm, "runs/charlm", "model, checkpoints and metrics")
     lm.set_defaults(handler=_train_charlm)
@@ -85,6 +99,7 @@ def register(commands, bench, train, sample) -> None:
     s2s.add_argument("--batch-size", type=positive_int, default=64, help="examples per batch")
     s2s.add_argument("--units", type=positive_int, default=128, help="encoder and decoder units")
     s2s.add_argument("--cell", choices=CELLS, default="lstm", help="recurrent cell")
+    add_distribute(s2s)
     add_seed(s2s)
     add_out(s2s, "runs/seq2seq", "model, checkpoints and metrics")
     s2s.set_defaults(handler=_train_seq2seq)
@@ -92,7 +107,10 @@ def register(commands, bench, train, sample) -> None:
     lm_sample = sample.add_parser("charlm", help="generate text from a character language model",
                                   description="Continue --prime with sampled characters and print the text.",
                                   formatter_class=fmt)
-    lm_sample.add_argument("--model", required=True, metavar="DIR", help="the --out of `kzoo train charlm`")
+    lm_sample.add_argument("--model", required=True, metavar="REF",
+                           help="a preset name (`kzoo models`, e.g. charlm-shakespeare), the --out of `kzoo train "
+                                "charlm`, a preset directory, a .keras file or a URL (with --sha256)")
+    lm_sample.add_argument("--sha256", help="sha256 of the file at a --model URL (required for URLs)")
     lm_sample.add_argument("--prime", default="\n", help="text to continue (characters of the training text)")
     lm_sample.add_argument("--length", type=non_negative_int, default=500, help="characters to generate")
     lm_sample.add_argument("--temperature", type=positive_float, default=1.0, help="softmax temperature")

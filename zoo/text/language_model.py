@@ -352,12 +352,16 @@ def load_history(out_dir) -> list:
     return json.loads(path.read_text()) if path.is_file() else []
 
 
-def load_charlm(model_dir) -> CharLanguageModel:
-    """The :class:`CharLanguageModel` saved by :func:`train_charlm` in ``model_dir``."""
+def load_charlm(model_dir, sha256=None) -> CharLanguageModel:
+    """The :class:`CharLanguageModel` saved by :func:`train_charlm` in ``model_dir``, or any other model reference
+    of :func:`zoo.presets.load` holding one: a preset name (``charlm-shakespeare``), a preset directory, a
+    ``.keras`` file, or a URL with its ``sha256``."""
     directory = Path(model_dir).expanduser()
     path = directory / MODEL_FILE
-    if not directory.is_dir():
-        raise FileNotFoundError(f"--model {directory}: no such directory; pass the --out of `kzoo train charlm`")
+    if sha256 is not None or not directory.is_dir() or (directory / "metadata.json").is_file():
+        from zoo.presets import load
+
+        return load(model_dir, sha256=sha256, kind="charlm")
     if not path.is_file():
         raise FileNotFoundError(
             f"--model {directory} holds no {MODEL_FILE}; train one first with "
@@ -366,6 +370,28 @@ def load_charlm(model_dir) -> CharLanguageModel:
     if not isinstance(model, CharLanguageModel):
         raise ValueError(f"{path} holds a {type(model).__name__}, not a CharLanguageModel")
     return model
+
+
+def evaluate_charlm(model, text_path, seq_len=100, batch_size=64, validation_fraction=0.1) -> dict:
+    """``model``'s mean −ln p(next character) on the validation split of ``text_path`` (its last
+    ``validation_fraction``, non-overlapping windows of ``seq_len``, as :func:`train_charlm` validates), in nats
+    and bits per character, with dropout off. Characters outside the vocabulary count as the unknown id."""
+    import tensorflow as tf
+
+    _, val_text = split_text(read_text(text_path), validation_fraction)
+    dataset = window_dataset(text_ids(model.vocab, val_text), seq_len, batch_size,
+                             what=f"validation split (the last {validation_fraction:.0%} of the text)")
+
+    @tf.function(reduce_retracing=True)
+    def batch_nats(x, y):
+        return tf.reduce_sum(_char_cross_entropy(y, model(x, training=False)))
+
+    total, count = 0.0, 0
+    for x, y in dataset:
+        total += float(batch_nats(x, y))
+        count += int(tf.size(y))
+    nats = total / count
+    return {"val_nats_per_char": nats, "val_bits_per_char": nats / math.log(2.0), "val_chars": count}
 
 
 def train_charlm(text_path, out_dir, epochs=10, units=256, layers=2, seq_len=100, batch_size=64, seed=0,

@@ -1,0 +1,324 @@
+"""tf.distribute: the --distribute/--devices/--deterministic flags of every `kzoo train` subcommand, N replicas
+against one device on the same global batch (2 logical CPUs, in a subprocess: logical devices must be configured
+before TensorFlow starts), and a 2-worker MultiWorkerMirroredStrategy run on localhost.
+
+Tolerances (float32; the only difference between 1 and 2 replicas is the order of the sums in the all-reduce):
+RBM (CD-1 and PCD-1) and denoising autoencoder, per step over 10 resp. 5 steps: metrics within rtol 1e-5, weights
+within atol 1e-5 (measured: ≤ 2e-7 relative, ≤ 3e-7 absolute). GAN with synchronized BatchNorm on a batch whose
+two halves are equal (so per-replica mismatches and interpolation partners are those of one device): rtol 1e-5 on
+the losses, atol 1e-4 on the weights over 5 steps (measured 1.2e-7 and 2.8e-6). With the model's default
+per-replica BatchNorm the losses differ by ~5e-4 relative after 5 steps (checked to stay below 1e-2).
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from zoo.cli import build_parser
+
+ENVIRONMENT = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1", "PYTHONWARNINGS": "ignore"}
+
+TRAIN_COMMANDS = {
+    "rbm": (["train", "rbm"], "autoencoders.training", "train_rbm"),
+    "autoencoder": (["train", "autoencoder", "--kind", "tied"], "autoencoders.training", "train_autoencoder"),
+    "charlm": (["train", "charlm", "--text", "corpus.txt"], "zoo.text.language_model", "train_charlm"),
+    "seq2seq": (["train", "seq2seq"], "zoo.text.seq2seq", "train_seq2seq"),
+    "t2i": (["train", "t2i"], "gan.train", "train_t2i"),
+}
+
+
+@pytest.mark.parametrize("command", sorted(TRAIN_COMMANDS))
+def test_every_train_command_takes_the_distribution_flags(command, monkeypatch):
+    argv, module_name, function_name = TRAIN_COMMANDS[command]
+    parser = build_parser()
+    args = parser.parse_args([*argv, "--distribute", "mirrored", "--devices", "2", "--deterministic"])
+    assert (args.distribute, args.devices, args.deterministic) == ("mirrored", 2, True)
+    defaults = parser.parse_args(argv)
+    assert (defaults.distribute, defaults.devices, defaults.deterministic) == ("none", None, False)
+    with pytest.raises(SystemExit):
+        parser.parse_args([*argv, "--distribute", "ring"])
+    with pytest.raises(SystemExit):
+        parser.parse_args([*argv, "--devices", "0"])
+
+    # The handler hands the flags to the Python function (the text commands build the strategy themselves and pass
+    # it as `strategy`, applying --deterministic through zoo.runtime.set_seed).
+    import importlib
+
+    from zoo import runtime
+
+    module = importlib.import_module(module_name)
+    calls, strategies, seeds = [], [], []
+
+    def fake_train(*positional, **keywords):
+        calls.append((positional, keywords))
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(module, function_name, fake_train)
+    monkeypatch.setattr(runtime, "get_strategy", lambda name, devices=None: strategies.append((name, devices))
+                        or f"strategy:{name}:{devices}")
+    monkeypatch.setattr(runtime, "set_seed", lambda seed, deterministic=False: seeds.append((seed, deterministic)))
+    with pytest.raises(RuntimeError, match="stop here"):
+        args.handler(args)
+    (positional, keywords), = calls
+    if command in ("charlm", "seq2seq"):
+        assert keywords["strategy"] == "strategy:mirrored:2" and strategies == [("mirrored", 2)]
+        assert seeds == [(0, True)]
+    elif command == "t2i":
+        config = positional[0]
+        assert (config.distribute, config.devices, config.deterministic) == ("mirrored", 2, True)
+    else:
+        assert (keywords["distribute"], keywords["devices"], keywords["deterministic"]) == ("mirrored", 2, True)
+
+
+def test_get_strategy_rejects_devices_it_cannot_use(monkeypatch):
+    from zoo import runtime
+
+    with pytest.raises(ValueError, match="--devices 2 needs --distribute mirrored"):
+        runtime.get_strategy("none", devices=2)
+    assert runtime.get_strategy("none", devices=1).num_replicas_in_sync == 1
+    strategy = runtime.get_strategy("mirrored", devices=1)
+    assert runtime.get_strategy("mirrored", devices=1) is strategy  # one strategy per device set and process
+    assert runtime.get_strategy(strategy) is strategy
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["127.0.0.1:1"]},
+                                                "task": {"type": "worker", "index": 0}}))
+    import tensorflow as tf
+
+    if not tf.config.list_physical_devices("GPU"):
+        with pytest.raises(ValueError, match="a CPU worker is one device"):
+            runtime.get_strategy("multiworker", devices=2)
+
+
+REPLICAS = textwrap.dedent(
+    """
+    import json
+    import numpy as np
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras
+
+    from autoencoders.data import load_images
+    from autoencoders.rbm import BernoulliRBM
+    from autoencoders.training import build_autoencoder
+    from zoo import runtime
+
+    class Steps(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.logs = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.logs.append({key: float(value) for key, value in logs.items()})
+
+    def compare(one, two):
+        (steps_one, weights_one, start), (steps_two, weights_two, _) = one, two
+        return {"steps": len(steps_one), "replicas_steps": len(steps_two),
+                "metric_rtol": max(abs(a[k] - b[k]) / max(abs(a[k]), 1e-12)
+                                   for a, b in zip(steps_one, steps_two) for k in a),
+                "weight_atol": max(float(np.abs(a - b).max()) for a, b in zip(weights_one, weights_two)),
+                "weights_moved": max(float(np.abs(a - b).max()) for a, b in zip(weights_one, start))}
+
+    def run(build, data, epochs, devices):
+        runtime.set_seed(0)
+        strategy = runtime.get_strategy("mirrored", devices)
+        assert strategy.num_replicas_in_sync == devices
+        with strategy.scope():
+            model = build()
+        start = [np.array(v.numpy(), np.float64) for v in model.weights]
+        dataset, steps = runtime.epoch_dataset(data, 32, 0, epochs)
+        log = Steps()
+        model.fit(dataset, epochs=epochs, steps_per_epoch=steps, callbacks=[log], verbose=0)
+        return log.logs, [np.array(v.numpy(), np.float64) for v in model.weights], start
+
+    x = load_images("digits", limit=160)[0].reshape(160, -1)
+    results = {}
+    for persistent in (False, True):
+        def rbm():
+            model = BernoulliRBM(64, 16, seed=0, binarize=0.5, n_chains=16, persistent=persistent,
+                                 momentum_switch_epoch=1)
+            model.compile()
+            return model
+        results[f"rbm persistent={persistent}"] = compare(run(rbm, x, 2, 1), run(rbm, x, 2, 2))
+
+    def autoencoder():
+        model = build_autoencoder("denoising", (8, 8), hidden=(16,), code_dim=4, corruption="masking", level=0.3,
+                                  seed=0)
+        model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy", metrics=["mse"])
+        return model
+    results["denoising autoencoder"] = compare(run(autoencoder, (x, x), 1, 1), run(autoencoder, (x, x), 1, 2))
+    print("RESULT " + json.dumps(results))
+    """
+)
+
+
+def _run_script(script, timeout):
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=ENVIRONMENT,
+                          timeout=timeout)
+    assert done.returncode == 0, done.stderr[-4000:]
+    line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):]), time.perf_counter() - started
+
+
+def test_two_logical_cpus_reproduce_one_device_rbm_and_autoencoder():
+    """The same global batch of 32 on 1 and on 2 replicas: the same per-step metrics and final weights."""
+    results, _ = _run_script(REPLICAS, timeout=240)
+    assert set(results) == {"rbm persistent=False", "rbm persistent=True", "denoising autoencoder"}
+    for name, result in results.items():
+        assert result["steps"] == result["replicas_steps"] >= 5, (name, result)
+        assert result["weights_moved"] > 1e-3, (name, result)  # training did something
+        assert result["metric_rtol"] < 1e-5, (name, result)
+        assert result["weight_atol"] < 1e-5, (name, result)
+
+
+GAN_REPLICAS = textwrap.dedent(
+    """
+    import json
+    import numpy as np
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras
+
+    from gan.train import T2IConfig, build_gan, build_text_encoder
+    from zoo import runtime
+
+    class Steps(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.logs = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.logs.append({key: float(value) for key, value in logs.items()})
+
+    rng = np.random.default_rng(0)
+    half = {"image": rng.uniform(-1, 1, (4, 8, 8, 3)).astype("float32"),
+            "text_ids": rng.integers(1, 20, (4, 12)).astype("int32"), "match_key": np.arange(4, dtype="int32")}
+    batch = {key: np.concatenate([value, value]) for key, value in half.items()}
+    config = T2IConfig(image_size=8, ngf=4, ndf=4, z_dim=8, text_proj_dim=8, embedding_dim=4, text_units=8,
+                       text_dim=8, max_length=12, train_text_encoder=True, matching_weight=0.0)
+
+    def run(devices, synchronized):
+        runtime.set_seed(0)
+        with runtime.get_strategy("mirrored", devices).scope():
+            model = build_gan(config, build_text_encoder(config))
+        for layer in model._flatten_layers():
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.synchronized = synchronized
+        log = Steps()
+        model.fit(tf.data.Dataset.from_tensors(batch).repeat(), epochs=1, steps_per_epoch=5, callbacks=[log],
+                  verbose=0)
+        return log.logs, [np.array(v.numpy(), np.float64) for v in model.weights]
+
+    results = {}
+    for synchronized in (True, False):
+        (one, w_one), (two, w_two) = run(1, synchronized), run(2, synchronized)
+        results[f"synchronized={synchronized}"] = {
+            "steps": [len(one), len(two)], "d_loss": [[a["d_loss"] for a in one], [b["d_loss"] for b in two]],
+            "loss_rtol": max(abs(a[k] - b[k]) / abs(a[k]) for a, b in zip(one, two) for k in ("d_loss", "g_loss")),
+            "weight_atol": max(float(np.abs(a - b).max()) for a, b in zip(w_one, w_two))}
+    print("RESULT " + json.dumps(results))
+    """
+)
+
+
+@pytest.mark.slow
+def test_two_logical_cpus_reproduce_one_device_gan():
+    """GAN-INT-CLS: losses scaled by the global batch, gradients summed by the optimizers, noise drawn for the
+    global batch: exact with synchronized BatchNorm, close with the default per-replica BatchNorm."""
+    results, _ = _run_script(GAN_REPLICAS, timeout=600)
+    exact, per_replica = results["synchronized=True"], results["synchronized=False"]
+    assert exact["steps"] == [5, 5] and per_replica["steps"] == [5, 5]
+    assert exact["loss_rtol"] < 1e-5 and exact["weight_atol"] < 1e-4, exact
+    assert 0 < per_replica["loss_rtol"] < 1e-2, per_replica  # per-replica BatchNorm statistics: close, not equal
+
+
+MULTIWORKER = textwrap.dedent(
+    """
+    import json, os, sys
+    import numpy as np
+
+    from zoo import runtime
+
+    save_model = runtime.save_model
+
+    def save_and_dump(model, path):
+        np.savez(os.environ["KZOO_TEST_WEIGHTS"], *[np.asarray(v.numpy()) for v in model.weights])
+        return save_model(model, path)
+
+    runtime.save_model = save_and_dump
+    from autoencoders.training import train_rbm
+
+    metrics = train_rbm(sys.argv[1], dataset="digits", hidden=12, epochs=2, batch_size=64, limit=256, seed=0,
+                        sample_steps=4, distribute="multiworker", deterministic=True, verbose=0)
+    print("RESULT " + json.dumps({"replicas": metrics["replicas"], "history": metrics["history"]}))
+    """
+)
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for handle in sockets:
+            handle.bind(("127.0.0.1", 0))
+        return [handle.getsockname()[1] for handle in sockets]
+    finally:
+        for handle in sockets:
+            handle.close()
+
+
+@pytest.mark.slow
+def test_two_workers_on_localhost_end_with_the_same_weights(tmp_path):
+    """`--distribute multiworker`: two processes with TF_CONFIG on 127.0.0.1 train one RBM; both finish with equal
+    weights, and only the chief writes into --out (worker 1 writes into a temporary folder)."""
+    out = tmp_path / "run"
+    cluster = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    workers, logs = [], []
+    for index in range(2):
+        config = {"cluster": {"worker": cluster}, "task": {"type": "worker", "index": index}}
+        log = open(tmp_path / f"worker{index}.log", "w+")
+        logs.append(log)
+        workers.append(subprocess.Popen(
+            [sys.executable, "-c", MULTIWORKER, str(out)], stdout=log, stderr=subprocess.STDOUT, text=True,
+            env={**ENVIRONMENT, "TF_CONFIG": json.dumps(config),
+                 "KZOO_TEST_WEIGHTS": str(tmp_path / f"weights{index}.npz")}))
+    deadline = time.monotonic() + 300
+    try:
+        for worker in workers:
+            worker.wait(timeout=max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        for worker in workers:
+            worker.kill()
+        tails = []
+        for index, log in enumerate(logs):
+            log.seek(0)
+            tails.append(f"--- worker {index}\n{log.read()[-3000:]}")
+        pytest.fail("the 2-worker run did not finish in 300 s\n" + "\n".join(tails))
+    outputs = []
+    for index, (worker, log) in enumerate(zip(workers, logs)):
+        log.seek(0)
+        text = log.read()
+        log.close()
+        assert worker.returncode == 0, f"worker {index} failed:\n{text[-4000:]}"
+        outputs.append(json.loads(next(line for line in text.splitlines()
+                                       if line.startswith("RESULT "))[len("RESULT "):]))
+    assert [output["replicas"] for output in outputs] == [2, 2]
+    assert outputs[0]["history"] == outputs[1]["history"]
+    assert len(outputs[0]["history"]["reconstruction_error"]) == 2
+    with np.load(tmp_path / "weights0.npz") as chief, np.load(tmp_path / "weights1.npz") as other:
+        assert len(chief.files) == 8  # kernel, 2 biases, 3 velocities, PCD chains, epoch counter
+        for name in chief.files:
+            np.testing.assert_array_equal(chief[name], other[name])
+    assert sorted(path.name for path in out.iterdir()) == ["backup", "filters.png", "logs", "metrics.json",
+                                                           "rbm.keras", "samples.png"]
+    assert sorted(path.name for path in (out / "backup").iterdir()) == ["epoch_0001", "epoch_0002"]
+    assert json.loads((out / "metrics.json").read_text())["replicas"] == 2

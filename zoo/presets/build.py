@@ -1,0 +1,196 @@
+"""Build a preset from a ``kzoo train`` run: load the run's model, write it as a preset, load that preset back,
+measure its metrics with the project's evaluation code, and write the preset again with the metrics, the training
+data and command in its metadata. ``scripts/build_presets.sh`` runs this after each training::
+
+    python -m zoo.presets.build NAME --run DIR [--out DIR] --description TEXT --data PATH --command TEXT
+
+The metric of each kind: t2i: attribute accuracy on held-out captions (:func:`gan.metrics.evaluate_t2i`);
+charlm: nats/char on the validation split (:func:`zoo.text.language_model.evaluate_charlm`); rbm: test
+log-likelihood with log Z from AIS (``BernoulliRBM.log_partition("ais")``, as ``kzoo train rbm --ais-betas``);
+dae/autoencoder: test binary cross-entropy, on corrupted inputs for a denoising model (its validation loss).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from zoo.presets.format import sha256_file
+from zoo.presets.registry import BUNDLED_DIR
+
+MAX_PRESET_BYTES = 5_000_000
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def data_record(data: str | None) -> dict | None:
+    """What the model was trained on: the path as given (relative to the shared data folder when inside it) and
+    the sha256 of the file, or of each file of the folder; a description as is when it names no file."""
+    if not data:
+        return None
+    from zoo.data import paths
+
+    path = Path(data).expanduser()
+    if not path.exists():
+        return {"name": data}
+    shared = paths.shared_data_dir()
+    resolved = path.resolve()
+    name = str(resolved.relative_to(shared)) if shared and resolved.is_relative_to(shared) else str(path)
+    files = [resolved] if resolved.is_file() else sorted(p for p in resolved.iterdir() if p.is_file())
+    return {"name": name, "sha256": {file.name: sha256_file(file) for file in files}}
+
+
+def evaluate_rbm(rbm, dataset="mnist", data_dir=None, ais_betas=14500, ais_runs=100, seed=0) -> dict:
+    """Test log-likelihood of ``rbm`` with log Z by AIS from the training data's base-rate model, and the test
+    pseudo-log-likelihood: the evaluation of :func:`autoencoders.training.train_rbm` (``--ais-betas``)."""
+    from autoencoders.data import load_images
+    from autoencoders.rbm import base_rate_bias
+
+    train_images, _ = load_images(dataset, data_dir, "train")
+    test_images, _ = load_images(dataset, data_dir, "test")
+    x_train = train_images.reshape(len(train_images), -1)
+    x_test = test_images.reshape(len(test_images), -1)
+    binary = x_train > rbm.binarize if rbm.binarize is not None else x_train
+    test_binary = rbm.prepare(x_test).numpy()
+    log_z, error = rbm.log_partition("ais", n_betas=ais_betas, n_runs=ais_runs,
+                                     base_visible_bias=base_rate_bias(binary), seed=seed)
+    return {"test_log_likelihood": float(rbm.log_likelihood(test_binary, log_z).mean()),
+            "log_partition": float(log_z), "log_partition_standard_error": float(error),
+            "log_partition_method": "ais", "ais_betas": ais_betas, "ais_runs": ais_runs,
+            "test_pseudo_log_likelihood": float(rbm.pseudo_log_likelihood(test_binary, seed=seed).mean()),
+            "dataset": dataset}
+
+
+def evaluate_autoencoder(model, dataset="mnist", data_dir=None, seed=0, batch_size=256) -> dict:
+    """Binary cross-entropy and MSE of ``model``'s reconstructions of the test images; for a denoising model also
+    from inputs corrupted as in training (``corrupt(x, corruption, level, seed)``): the validation loss of
+    :func:`autoencoders.training.train_autoencoder`."""
+    import keras
+    import numpy as np
+
+    from autoencoders.data import load_images
+    from autoencoders.denoising import corrupt
+
+    images, _ = load_images(dataset, data_dir, "test")
+    encoder = getattr(model, "encoder", None)
+    dense = encoder is None or len(encoder.input_shape) == 2
+    x = images.reshape(len(images), -1) if dense else images[..., None]
+
+    def scores(inputs):
+        outputs = model.predict(inputs, batch_size=batch_size, verbose=0)
+        bce = float(keras.losses.BinaryCrossentropy()(x, outputs))
+        return bce, float(np.mean((outputs - x) ** 2))
+
+    bce, mse = scores(x)
+    metrics = {"val_bce_clean": bce, "val_mse_clean": mse, "dataset": dataset}
+    if hasattr(model, "corruption"):
+        noisy = corrupt(x, model.corruption, model.level, seed=seed).numpy()
+        bce, mse = scores(noisy)
+        metrics = {"val_bce": bce, "val_mse": mse, **metrics, "corruption": model.corruption,
+                   "level": model.level}
+    else:
+        metrics["val_bce"] = metrics.pop("val_bce_clean")
+    return metrics
+
+
+def evaluate(kind: str, model, preset: Path, run: Path, data=None, data_dir=None, seed=0, ais_betas=14500,
+             ais_runs=100, samples=1000) -> dict:
+    """The metrics of ``model`` (loaded from the preset directory ``preset``, trained in ``run``) by the evaluation
+    code of its kind."""
+    if kind == "charlm":
+        from zoo.text.language_model import evaluate_charlm
+
+        settings = _read_json(run / "run.json")
+        text = settings.get("text") or data
+        return evaluate_charlm(model, text, seq_len=settings.get("seq_len", 100),
+                               batch_size=settings.get("batch_size", 64),
+                               validation_fraction=settings.get("validation_fraction", 0.1))
+    if kind == "rbm":
+        dataset = _read_json(run / "metrics.json").get("dataset", "mnist")
+        return evaluate_rbm(model, dataset, data_dir, ais_betas, ais_runs, seed)
+    if kind in ("dae", "autoencoder"):
+        dataset = _read_json(run / "metrics.json").get("dataset", "mnist")
+        return evaluate_autoencoder(model, dataset, data_dir, seed)
+    if kind == "t2i":
+        from gan.metrics import evaluate_t2i
+
+        settings = _read_json(run / "config.json")
+        return evaluate_t2i(preset, seed=seed, samples=samples, dataset=settings.get("dataset"),
+                            data_dir=settings.get("data_dir"), captions_dir=settings.get("captions_dir"))
+    raise ValueError(f"no evaluation for models of kind {kind!r}")
+
+
+def training_record(kind: str, run: Path) -> dict:
+    """Epochs and training seconds of the run, from the files its ``kzoo train`` command wrote."""
+    if kind == "charlm":
+        history = json.loads((run / "history.json").read_text()) if (run / "history.json").is_file() else []
+        return {"epochs": len(history), "seconds": round(sum(h["seconds"] for h in history), 1)}
+    metrics = _read_json(run / "metrics.json")
+    record = {key: metrics[key] for key in ("epochs", "dataset", "hidden", "k", "persistent", "batch_size",
+                                            "learning_rate", "architecture", "corruption", "level", "seed")
+              if key in metrics}
+    if "seconds_per_epoch" in metrics:
+        record["seconds"] = round(sum(metrics["seconds_per_epoch"]), 1)
+    return record
+
+
+def build(name: str, run, out=None, description: str = "", data: str | None = None, command: str | None = None,
+          max_bytes: int = MAX_PRESET_BYTES, **evaluation) -> dict:
+    """Write the preset ``name`` from the run folder ``run`` into ``out`` (default the bundled folder); returns
+    its metadata. ``evaluation``: ``data_dir``, ``seed``, ``ais_betas``, ``ais_runs``, ``samples`` of
+    :func:`evaluate`; a preset over ``max_bytes`` is refused."""
+    from zoo.presets.format import read_preset, save_preset
+    from zoo.presets.kinds import kind_of_class
+    from zoo.presets.loading import load
+
+    run = Path(run)
+    out = Path(out) if out else BUNDLED_DIR / name
+    model = load(run)
+    kind = kind_of_class(type(model))
+    metadata = {"name": name, "description": description,
+                "training": {"command": command, "data": data_record(data), **training_record(kind, run)}}
+    with tempfile.TemporaryDirectory() as scratch:
+        staged = save_preset(model, Path(scratch) / name, metadata=metadata)
+        size = read_preset(staged)[0]["size_bytes"]
+        if size > max_bytes:
+            raise ValueError(f"preset {name} is {size / 1e6:.2f} MB, over the {max_bytes / 1e6:.1f} MB limit; "
+                             f"train a smaller model")
+        shipped = load(staged, kind=kind)
+        metadata["metrics"] = evaluate(kind, shipped, staged, run, data=data, **evaluation)
+        save_preset(shipped, out, metadata=metadata)
+    return read_preset(out)[0]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m zoo.presets.build", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("name", help="preset name, e.g. charlm-shakespeare")
+    parser.add_argument("--run", required=True, help="the --out folder of the `kzoo train` run")
+    parser.add_argument("--out", help="preset directory (default: zoo/presets/bundled/NAME)")
+    parser.add_argument("--description", default="", help="one line saying what the model is")
+    parser.add_argument("--data", help="training data: a file or folder (hashed) or a description")
+    parser.add_argument("--data-dir", help="rbm/dae: folder of the dataset's files (default: the --data folder)")
+    parser.add_argument("--command", help="the training command, recorded in the metadata")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the evaluation (AIS, corruption, samples)")
+    parser.add_argument("--ais-betas", type=int, default=14500, help="rbm: AIS inverse temperatures")
+    parser.add_argument("--ais-runs", type=int, default=100, help="rbm: AIS runs")
+    parser.add_argument("--samples", type=int, default=1000, help="t2i: held-out captions to evaluate on")
+    parser.add_argument("--max-bytes", type=int, default=MAX_PRESET_BYTES, help="size limit of the preset")
+    args = parser.parse_args(argv)
+    if args.data_dir is None and args.data and Path(args.data).is_dir():
+        args.data_dir = args.data
+    metadata = build(args.name, args.run, args.out, args.description, args.data, args.command, args.max_bytes,
+                     data_dir=args.data_dir, seed=args.seed, ais_betas=args.ais_betas, ais_runs=args.ais_runs,
+                     samples=args.samples)
+    print(json.dumps({key: metadata[key] for key in ("name", "kind", "parameters", "size_bytes", "metrics",
+                                                     "training")}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
