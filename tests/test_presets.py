@@ -328,6 +328,36 @@ def test_zip_archive_with_dotdot_is_refused(cache, tmp_path):
         zoo.load((tmp_path / "bad.zip").as_uri(), sha256=sha256_file(tmp_path / "bad.zip"))
 
 
+# -- building a preset from a training run ----------------------------------------------------------------------
+
+
+def test_build_a_preset_from_a_charlm_run(tmp_path):
+    from zoo.presets.build import build
+    from zoo.text.language_model import compile_charlm, text_ids, window_dataset
+
+    text = tmp_path / "abc.txt"
+    text.write_text("abcdefgh\n" * 60)
+    run = tmp_path / "run"  # what `kzoo train charlm --out run` writes, without the training
+    run.mkdir()
+    model = _charlm()[0]
+    model.save(run / "model.keras")
+    (run / "run.json").write_text(json.dumps({"text": str(text), "seq_len": 10, "batch_size": 8,
+                                              "validation_fraction": 0.1}))
+    (run / "history.json").write_text(json.dumps([{"epoch": 0, "seconds": 1.5}]))
+    command = f"kzoo train charlm --text {text} --out {run}"
+    metadata = build("charlm-tiny", run, tmp_path / "preset", "tiny LM", str(text), command)
+    assert metadata["kind"] == "charlm" and metadata["description"] == "tiny LM"
+    assert metadata["training"] == {"command": command, "epochs": 1, "seconds": 1.5,
+                                    "data": {"name": str(text), "sha256": {"abc.txt": sha256_file(text)}}}
+    # measured on the preset by evaluate_charlm: what Keras reports for the validation split during training
+    keras_nats = compile_charlm(model).evaluate(
+        window_dataset(text_ids(model.vocab, text.read_text()[-54:]), 10, 8), verbose=0, return_dict=True)
+    assert metadata["metrics"]["val_nats_per_char"] == pytest.approx(keras_nats["nats_per_char"], rel=1e-5)
+    with pytest.raises(ValueError, match="over the"):
+        build("charlm-tiny", run, tmp_path / "too-big", max_bytes=1000)
+    assert not (tmp_path / "too-big").exists()
+
+
 # -- the command line and the bundled presets -------------------------------------------------------------------
 
 

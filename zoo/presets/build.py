@@ -152,6 +152,8 @@ def build(name: str, run, out=None, description: str = "", data: str | None = No
     out = Path(out) if out else BUNDLED_DIR / name
     model = load(run)
     kind = kind_of_class(type(model))
+    if hasattr(model, "for_generation"):  # t2i: only the text encoder and generator ship
+        model = model.for_generation()
     metadata = {"name": name, "description": description,
                 "training": {"command": command, "data": data_record(data), **training_record(kind, run)}}
     with tempfile.TemporaryDirectory() as scratch:

@@ -63,10 +63,13 @@ def keras_file_config(path: Path) -> dict:
     """The ``config.json`` inside a ``.keras`` file (which model class it holds), read without loading it."""
     try:
         with zipfile.ZipFile(path) as archive:
-            return json.loads(archive.read("config.json"))
+            config = json.loads(archive.read("config.json"))
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path} is not a Keras model file (.keras: a zip archive with a config.json): {error}") \
             from error
+    if not isinstance(config, dict):
+        raise ValueError(f"{path} is not a Keras model file: its config.json holds no model config")
+    return config
 
 
 def _alternatives(kind: str | None) -> list[str]:
