@@ -95,7 +95,8 @@ def test_get_strategy_rejects_devices_it_cannot_use(monkeypatch):
             runtime.get_strategy("multiworker", devices=2)
 
 
-REPLICAS = textwrap.dedent(
+# Run in a fresh interpreter: two logical CPUs must be configured before TensorFlow starts.
+TWO_CPUS = textwrap.dedent(
     """
     import json
     import numpy as np
@@ -105,11 +106,6 @@ REPLICAS = textwrap.dedent(
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
 
-    from autoencoders.data import load_images
-    from autoencoders.rbm import BernoulliRBM
-    from autoencoders.training import build_autoencoder
-    from zoo import runtime
-
     class Steps(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
@@ -117,6 +113,16 @@ REPLICAS = textwrap.dedent(
 
         def on_train_batch_end(self, batch, logs=None):
             self.logs.append({key: float(value) for key, value in logs.items()})
+    """
+)
+
+REPLICAS = TWO_CPUS + textwrap.dedent(
+    """
+
+    from autoencoders.data import load_images
+    from autoencoders.rbm import BernoulliRBM
+    from autoencoders.training import build_autoencoder
+    from zoo import runtime
 
     def compare(one, two):
         (steps_one, weights_one, start), (steps_two, weights_two, _) = one, two
@@ -179,26 +185,11 @@ def test_two_logical_cpus_reproduce_one_device_rbm_and_autoencoder():
         assert result["weight_atol"] < 1e-5, (name, result)
 
 
-GAN_REPLICAS = textwrap.dedent(
+GAN_REPLICAS = TWO_CPUS + textwrap.dedent(
     """
-    import json
-    import numpy as np
-    import tensorflow as tf
-
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    import keras
 
     from gan.train import T2IConfig, build_gan, build_text_encoder
     from zoo import runtime
-
-    class Steps(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.logs = []
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.logs.append({key: float(value) for key, value in logs.items()})
 
     rng = np.random.default_rng(0)
     half = {"image": rng.uniform(-1, 1, (4, 8, 8, 3)).astype("float32"),
