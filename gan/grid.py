@@ -60,5 +60,5 @@ def save_interpolation_grid(images, caption_a: str, caption_b: str, path: str | 
     """``images`` [n, steps, S, S, 3] from :meth:`TextToImageGAN.interpolate`, one row per noise vector, labelled
     with the two captions."""
     images = np.asarray(images)
-    label = f"{caption_a}  →  {caption_b}"
+    label = f"{caption_a}  ->  {caption_b}"
     return save_captioned_grid(images, [label] * images.shape[0], path)
