@@ -46,14 +46,20 @@ def test_judge_learns_real_renderings_and_is_cached(small_judge, tmp_path):
     assert small_judge(32)[1] == accuracy  # loaded from the cache, not retrained
 
 
-def test_evaluate_t2i_on_a_saved_model(small_judge, tmp_path):
+def saved_run(tmp_path, config):
+    """A `kzoo train t2i`-like folder holding an untrained 32 px model and ``config``."""
     encoder = CharRNNEncoder(CharVocab(), embedding_dim=8, cell="gru", units=16, output_dim=24)
     model = TextToImageGAN(encoder, image_size=32, z_dim=8, text_proj_dim=8, ngf=8, ndf=8, max_length=48)
     model.compile()
     run = tmp_path / "run"
     run.mkdir()
     model.save(run / "model.keras")
-    (run / "config.json").write_text(json.dumps({"dataset": "shapes"}))
+    (run / "config.json").write_text(json.dumps(config))
+    return run
+
+
+def test_evaluate_t2i_on_a_saved_model(small_judge, tmp_path):
+    run = saved_run(tmp_path, {"dataset": "shapes"})
     result = metrics.evaluate_t2i(run, samples=40)
     assert result["heldout_captions"] == 40
     assert all(0.0 <= value <= 1.0 for value in result["attribute_accuracy"].values())
@@ -79,13 +85,7 @@ def test_evaluate_t2i_on_an_mnist_model(shared_data_dir, monkeypatch, tmp_path):
     classifier, retrieval = metrics.class_classifier, metrics.retrieval_embedding
     monkeypatch.setattr(metrics, "class_classifier", lambda *a, **k: classifier(*a, **k, max_steps=150))
     monkeypatch.setattr(metrics, "retrieval_embedding", lambda *a, **k: retrieval(*a, **k, steps=150))
-    encoder = CharRNNEncoder(CharVocab(), embedding_dim=8, cell="gru", units=16, output_dim=24)
-    model = TextToImageGAN(encoder, image_size=32, z_dim=8, text_proj_dim=8, ngf=8, ndf=8, max_length=48)
-    model.compile()
-    run = tmp_path / "run"
-    run.mkdir()
-    model.save(run / "model.keras")
-    (run / "config.json").write_text(json.dumps({"dataset": "mnist", "data_dir": str(shared_data_dir / "mnist")}))
+    run = saved_run(tmp_path, {"dataset": "mnist", "data_dir": str(shared_data_dir / "mnist")})
     result = metrics.evaluate_t2i(run, samples=200)
     assert result["dataset"] == "mnist" and result["test_captions"] == 200
     assert result["class_accuracy_real"] > 0.8  # the classifier learned real digits
