@@ -82,10 +82,12 @@ def measure_training(config, steps: int, epochs: int, cached_batch: bool) -> dic
     ``cached_batch``, on one batch of it repeated from memory."""
     import keras
 
-    from gan.train import build_gan, build_text_encoder, training_dataset
+    from gan.train import build_gan, build_image_encoder, build_text_encoder, training_dataset
 
     keras.utils.set_random_seed(config.seed)
-    model = build_gan(config, build_text_encoder(config))
+    encoder = build_text_encoder(config)
+    # an untrained image encoder: the matching term costs the same as with a pretrained one
+    model = build_gan(config, encoder, build_image_encoder(config, encoder))
     dataset = training_dataset(config, model.vocab, config.batch_size)
     if cached_batch:
         dataset = dataset.take(1).cache().repeat()
@@ -126,7 +128,7 @@ def run(args) -> dict:
     from gan.train import T2IConfig
 
     base = dict(dataset="flowers102", data_dir=str(flowers_dir(args.data_dir)), image_size=args.image_size,
-                batch_size=args.batch_size, seed=args.seed, pretrain_steps=0)
+                batch_size=args.batch_size, seed=args.seed)
     log(f"pipeline: {args.warmup} + {args.batches} batches of {args.batch_size} at {args.image_size}x{args.image_size}")
     pipeline = measure_pipeline(T2IConfig(**base), args.batches, args.warmup)
     log(f"  {pipeline['images_per_second']:.0f} images/s (load {pipeline['load_seconds']:.1f} s)")

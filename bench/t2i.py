@@ -23,10 +23,12 @@ def measure(image_size, batch_size, steps, ngf, ndf, warmup=3):
     import tensorflow as tf
 
     from gan.generate import load_t2i
-    from gan.train import T2IConfig, build_gan, build_text_encoder
+    from gan.train import T2IConfig, build_gan, build_image_encoder, build_text_encoder
 
     config = T2IConfig(image_size=image_size, batch_size=batch_size, ngf=ngf, ndf=ndf, max_length=64)
-    model = build_gan(config, build_text_encoder(config))
+    encoder = build_text_encoder(config)
+    # an untrained image encoder: the matching term costs the same as with a pretrained one
+    model = build_gan(config, encoder, build_image_encoder(config, encoder))
     rng = np.random.default_rng(0)
     batch = {"image": tf.constant(rng.uniform(-1, 1, (batch_size, image_size, image_size, 3)), tf.float32),
              "text_ids": tf.constant(model.vocab.encode(["a small red circle in the top left"] * batch_size, 64))}

@@ -183,6 +183,16 @@ def build_text_encoder(config: T2IConfig, vocab=None):
                           units=config.text_units, output_dim=config.text_dim, name="text_encoder")
 
 
+def build_image_encoder(config: T2IConfig, encoder):
+    """The small CNN φ_I that DS-SJE trains with ``encoder`` (images in [0, 1] → the text embedding's space); the
+    generator's matching term scores its images with it, frozen."""
+    from zoo.text.joint_embedding import small_image_encoder
+
+    image_encoder = small_image_encoder(encoder.output_dim)
+    image_encoder.build((None, config.image_size, config.image_size, 3))
+    return image_encoder
+
+
 def build_gan(config: T2IConfig, encoder, image_encoder=None) -> TextToImageGAN:
     """The GAN around ``encoder``, compiled with Adam(β₁ = 0.5) at ``d_learning_rate`` for D and ``learning_rate``
     for G (D learns faster on these images, so it gets the smaller rate); call under a strategy scope."""
@@ -222,11 +232,10 @@ def pretrain_text_encoder(config: T2IConfig, encoder, out: Path, verbose: int = 
     generated images in the generator's matching term (``matching_weight``).
     """
     from gan.data import load_examples
-    from zoo.text.joint_embedding import JointEmbedding, class_batches, small_image_encoder
+    from zoo.text.joint_embedding import JointEmbedding, class_batches
 
     weights = {"text": out / "text_encoder.weights.h5", "image": out / "image_encoder.weights.h5"}
-    image_encoder = small_image_encoder(encoder.output_dim)
-    image_encoder.build((None, config.image_size, config.image_size, 3))
+    image_encoder = build_image_encoder(config, encoder)
     if all(path.is_file() for path in weights.values()):
         encoder.build((None, config.max_length))
         encoder.load_weights(weights["text"])

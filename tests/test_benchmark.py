@@ -48,3 +48,17 @@ def test_harness_refuses_different_functions():
 def test_harness_validates_arguments(bad):
     with pytest.raises(ValueError):
         benchmark.run_rnn_benchmark(**{**TINY, "candidates": KERAS_AS_KZOO, **bad})
+
+
+def test_t2i_benchmark_measures_the_default_training_step():
+    """bench/t2i.py on a tiny model: the default GAN step (matching term included) runs and is timed."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "t2i.py"
+    spec = importlib.util.spec_from_file_location("bench_t2i", path)
+    bench_t2i = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_t2i)
+    row = bench_t2i.measure(16, batch_size=4, steps=1, ngf=4, ndf=4, warmup=1)
+    assert row["image_size"] == 16 and row["step_ms"] > 0 and row["images_per_second"] > 0
+    assert row["generate_64_s"] > 0 and row["params"] > 0
