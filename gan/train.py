@@ -48,9 +48,10 @@ class T2IConfig:
 
     The defaults are the quickstart on ``shapes``: 32×32 images, ngf = ndf = 32, 4,000 DS-SJE pretraining steps
     of the text encoder and 15 epochs of 100 GAN steps; Reed et al.'s setting is image_size=64, ngf=ndf=64.
-    Learning rates: G 1e-3 and D 2e-4 (Adam, β₁ = 0.5). With Reed et al.'s 2e-4 for both, D separated real from
-    fake within a few hundred steps and G collapsed to one blurry image for every caption and noise; with the
-    faster G the two stay balanced (D's score of fakes near 0.5). ``matching_weight`` 1 adds the generator's
+    Learning rates: G 1e-3 and D 2e-4 (Adam, β₁ = 0.5). With G at Reed et al.'s 2e-4 (D at 2e-4 or 1e-4), D
+    separated real from fake within a few hundred steps and G followed no colour word (with D at 1e-4 it collapsed
+    to one blurry image for every caption and noise); with the faster G the two stay balanced (D's score of fakes
+    near 0.5). ``matching_weight`` 1 adds the generator's
     matching term (see :class:`gan.model.TextToImageGAN`); without it colour and shape words were followed far
     less after the same number of steps.
     """
