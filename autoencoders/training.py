@@ -9,7 +9,6 @@ killed at any point and rerun ends with the weights of an uninterrupted run."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,24 +28,6 @@ def _dataset(x, batch_size, seed, shuffle=True, drop_remainder=False):
     return data.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 
 
-def _epoch_timer():
-    """A Keras callback whose ``seconds`` lists the wall time of each fit epoch."""
-    import keras
-
-    class EpochTimer(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.seconds = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds.append(time.perf_counter() - self._start)
-
-    return EpochTimer()
-
-
 def _fit_resumable(model, out_dir, out, strategy, train, epochs, batch_size, seed, validation_data, verbose):
     """Restore ``model`` from the newest good checkpoint of ``out_dir/backup``, then fit the remaining epochs of
     ``train`` (an array or tuple of arrays, batched by :func:`zoo.runtime.epoch_dataset`), checkpointing into
@@ -58,7 +39,7 @@ def _fit_resumable(model, out_dir, out, strategy, train, epochs, batch_size, see
     checkpoint = ResumableCheckpoint(Path(out_dir).expanduser() / "backup", write_directory=out / "backup")
     initial_epoch = checkpoint.restore(model)
     runtime.agree_across_workers(strategy, resume_epoch=initial_epoch)
-    timer = _epoch_timer()
+    timer = runtime.epoch_timer()
     if initial_epoch < epochs:
         data, steps = runtime.epoch_dataset(train, batch_size, seed, epochs, initial_epoch)
         model.fit(data, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps, shuffle=False,

@@ -83,6 +83,7 @@ def measure_training(config, steps: int, epochs: int, cached_batch: bool) -> dic
     import keras
 
     from gan.train import build_gan, build_image_encoder, build_text_encoder, training_dataset
+    from zoo import runtime
 
     keras.utils.set_random_seed(config.seed)
     encoder = build_text_encoder(config)
@@ -92,18 +93,7 @@ def measure_training(config, steps: int, epochs: int, cached_batch: bool) -> dic
     if cached_batch:
         dataset = dataset.take(1).cache().repeat()
 
-    class EpochTimer(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.seconds = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._started = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.seconds.append(time.perf_counter() - self._started)
-
-    timer = EpochTimer()
+    timer = runtime.epoch_timer()
     model.fit(dataset, epochs=1 + epochs, steps_per_epoch=steps, callbacks=[timer], shuffle=False, verbose=0)
     step = statistics.median(timer.seconds[1:]) / steps
     return {"stage": "train", "ngf": config.ngf, "ndf": config.ndf, "data": "one cached batch" if cached_batch

@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -383,3 +384,21 @@ def __getattr__(name):
 
         return ResumableCheckpoint
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def epoch_timer():
+    """A Keras callback whose ``seconds`` lists the wall time of each fit epoch."""
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seconds = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self._start)
+
+    return EpochTimer()
