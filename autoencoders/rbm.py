@@ -24,13 +24,25 @@ def _uniform(shape, seed, dtype="float32", rows=None, minval=0.0, maxval=1.0):
     :func:`zoo.runtime.replica_batch_position`, drawn for the global batch and sliced to this replica's rows, so
     that every example gets the noise it would get on one device."""
     if rows is None:
-        return keras.random.uniform(shape, minval, maxval, seed=seed, dtype=dtype)
+        return _draw_uniform(shape, seed, dtype, minval, maxval)
     import tensorflow as tf
 
     offset, total = rows
-    noise = keras.random.uniform((total, *shape[1:]), minval, maxval, seed=seed, dtype=dtype)
+    noise = _draw_uniform((total, *shape[1:]), seed, dtype, minval, maxval)
     return tf.slice(noise, tf.concat([[offset], tf.zeros([len(shape) - 1], tf.int32)], 0),
                     tf.concat([[shape[0]], tf.constant(shape[1:], tf.int32)], 0))
+
+
+def _draw_uniform(shape, seed, dtype, minval, maxval):
+    """``keras.random.uniform``, except that under TensorFlow the counter-based generator is named (Philox):
+    the default, "auto_select", compiles under XLA on CPU to a generator about 8x slower, which made the
+    jit-compiled ``train_step`` slower than the plain graph."""
+    if keras.backend.backend() != "tensorflow" or not isinstance(seed, keras.random.SeedGenerator):
+        return keras.random.uniform(shape, minval, maxval, seed=seed, dtype=dtype)
+    import tensorflow as tf
+
+    return tf.random.stateless_uniform(shape, tf.cast(seed.next(), tf.int64), minval=tf.cast(minval, dtype),
+                                       maxval=tf.cast(maxval, dtype), dtype=dtype, alg="philox")
 
 
 def _sample(probabilities, seed, rows=None):
@@ -43,6 +55,9 @@ def _static_shape(tensor):
     """The shape with the batch dimension as a (possibly dynamic) scalar and the others as Python ints."""
     shape = ops.shape(tensor)
     return (shape[0], *[int(size) for size in tensor.shape[1:]])
+
+
+DEFAULT_STEPS_PER_EXECUTION = 32
 
 
 class _MomentumEpoch(keras.callbacks.Callback):
@@ -190,29 +205,54 @@ class BernoulliRBM(keras.Model):
         return inputs
 
     def _checked_dataset(self, dataset):
+        """``dataset`` with each element's inputs checked in the input pipeline: finite, and in [0, 1] unless
+        ``binarize`` is set (one comparison pass: NaN fails both bounds)."""
         import tensorflow as tf
 
         def check(*elements):
-            x = elements[0]
-            tf.debugging.assert_all_finite(
-                tf.cast(x, tf.float32), message="BernoulliRBM inputs hold NaN/Inf values; drop or repair them")
+            x = tf.cast(elements[0], tf.float32)
             if self.binarize is not None:
-                return elements[0] if len(elements) == 1 else elements
-            tf.debugging.assert_greater_equal(
-                tf.reduce_min(x), tf.cast(0, x.dtype),
-                message="BernoulliRBM inputs must lie in [0, 1]; rescale them or pass binarize=threshold")
-            tf.debugging.assert_less_equal(
-                tf.reduce_max(x), tf.cast(1, x.dtype),
-                message="BernoulliRBM inputs must lie in [0, 1]; rescale them or pass binarize=threshold")
+                tf.debugging.assert_all_finite(
+                    x, message="BernoulliRBM inputs hold NaN/Inf values; drop or repair them")
+            else:
+                tf.debugging.Assert(
+                    tf.reduce_all((x >= 0.0) & (x <= 1.0)),
+                    ["BernoulliRBM inputs must lie in [0, 1] and hold no NaN; rescale them (e.g. x / 255), drop or "
+                     "repair NaN values, or pass binarize=threshold"])
             return elements[0] if len(elements) == 1 else elements
 
         return dataset.map(check)
 
     # --- training ---------------------------------------------------------------------------------------------
 
-    def compile(self, optimizer=None, **kwargs):
-        """The RBM applies its own update rule; ``optimizer`` and ``loss`` stay None."""
-        super().compile(optimizer=optimizer, **kwargs)
+    def compile(self, optimizer=None, jit_compile="auto", steps_per_execution="auto", **kwargs):
+        """The RBM applies its own update rule; ``optimizer`` and ``loss`` stay None.
+
+        An update is a few small matrix products, so per-step overheads weigh: by default (``"auto"``) the
+        ``train_step`` is compiled with XLA under TensorFlow on one replica (fusing the sampling and the
+        element-wise work; measured 2.6-3.1 s against 3.8-4.3 s per MNIST epoch, 500 hidden units, batch 100,
+        2-core CPU) and :data:`DEFAULT_STEPS_PER_EXECUTION` steps run per call (Keras's per-step dispatch;
+        progress bars and batch-level callbacks see every 32nd step). Under a strategy with several replicas
+        "auto" means neither (the cross-replica sums are not compiled by XLA on CPU). Pass
+        ``jit_compile=False`` or ``steps_per_execution=1`` to change either."""
+        import tensorflow as tf
+
+        # saved as given ("auto" stays "auto"), so that a loaded model resolves it where it is loaded
+        self._requested_compile = {"jit_compile": jit_compile, "steps_per_execution": steps_per_execution}
+        one_replica = tf.distribute.get_strategy().num_replicas_in_sync == 1
+        if jit_compile == "auto":
+            jit_compile = keras.backend.backend() == "tensorflow" and one_replica
+        self._auto_steps_per_execution = steps_per_execution == "auto" and one_replica
+        if steps_per_execution == "auto":
+            steps_per_execution = DEFAULT_STEPS_PER_EXECUTION if one_replica else 1
+        super().compile(optimizer=optimizer, jit_compile=jit_compile, steps_per_execution=steps_per_execution,
+                        **kwargs)
+
+    def get_compile_config(self):
+        config = super().get_compile_config()
+        if config and hasattr(self, "_requested_compile"):
+            config.update(self._requested_compile)
+        return config
 
     def compile_from_config(self, config):
         keep = ("steps_per_execution", "jit_compile")
@@ -229,6 +269,13 @@ class BernoulliRBM(keras.Model):
             self.check_inputs(x, "x")
         if self.visible_bias_init == "data" and not np.any(ops.convert_to_numpy(self.visible_bias)):
             self.visible_bias.assign(base_rate_bias(self._input_mean(x), mean=True).astype(np.float32))
+        steps_per_epoch = kwargs.get("steps_per_epoch")
+        if steps_per_epoch and getattr(self, "_auto_steps_per_execution", False):
+            # Keras runs whole executions of steps_per_execution steps, past steps_per_epoch on a repeated
+            # dataset; the automatic choice is therefore the largest divisor of steps_per_epoch within the default.
+            divisor = max(d for d in range(1, DEFAULT_STEPS_PER_EXECUTION + 1) if steps_per_epoch % d == 0)
+            if divisor != self.steps_per_execution:
+                self.steps_per_execution, self.train_function = divisor, None
         callbacks = [*(callbacks or []), _MomentumEpoch(self)]
         return super().fit(x, y, callbacks=callbacks, **kwargs)
 
@@ -252,25 +299,28 @@ class BernoulliRBM(keras.Model):
     def metrics(self):
         return [self.reconstruction_tracker, self.pll_tracker]
 
-    def _gibbs_chain(self, h, steps, seed, rows=None):
-        """``steps`` sweeps v ~ p(v|h), h ~ p(h|v) from hidden states h; returns (v, p(h|v), h) of the last."""
-        for _ in range(steps):
-            v = _sample(self.visible_probabilities(h), seed, rows)
+    def _gibbs_chain(self, pv, steps, seed, rows=None):
+        """``steps`` sweeps v ~ p(v|h), h ~ p(h|v), the first from the visible probabilities ``pv`` = p(v|h) of
+        the starting hidden states; returns (v, p(h|v), h) of the last sweep."""
+        for step in range(steps):
+            if step:
+                pv = self.visible_probabilities(h)
+            v = _sample(pv, seed, rows)
             ph = self.hidden_probabilities(v)
             h = _sample(ph, seed, rows)
         return v, ph, h
 
-    def _monitor(self, v, hidden_logits, h, seed, rows=None):
-        """Update the reconstruction-error and pseudo-log-likelihood trackers for the batch v."""
-        reconstruction = self.visible_probabilities(h)
+    def _monitor(self, v, hidden_logits, reconstruction, seed, rows=None):
+        """Update the reconstruction-error and pseudo-log-likelihood trackers for the batch v (``reconstruction``
+        = p(v|h), h ~ p(h|v))."""
         self.reconstruction_tracker.update_state(ops.mean(ops.square(v - reconstruction), axis=-1))
-        # ṽ: unit i of each row flipped; F(ṽ) from the logits of v by one row of W.
+        # ṽ = v with unit i_r of row r flipped (s_r = 1 − 2·v_{r,i_r}): its hidden logits are those of v plus
+        # s_r·W_{i_r}, and F(ṽ) − F(v) = −s_r·b_{i_r} − Σ_j [softplus(l̃_j) − softplus(l_j)].
         index = ops.cast(_uniform((ops.shape(v)[0],), seed, "float32", rows, 0.0, float(self.n_visible)), "int32")
-        flip = ops.one_hot(index, self.n_visible, dtype=v.dtype)
-        sign = ops.sum(flip * (1.0 - 2.0 * v), axis=-1, keepdims=True)
-        flipped = v + sign * flip
+        sign = 1.0 - 2.0 * ops.take_along_axis(v, index[:, None], axis=1)
         flipped_logits = hidden_logits + sign * ops.take(self.kernel, index, axis=0)
-        gap = self._free_energy(flipped, flipped_logits) - self._free_energy(v, hidden_logits)
+        gap = (-sign[:, 0] * ops.take(self.visible_bias, index)
+               - ops.sum(ops.softplus(flipped_logits) - ops.softplus(hidden_logits), axis=-1))
         self.pll_tracker.update_state(-self.n_visible * ops.softplus(-gap))
 
     def _replica_rows(self, batch):
@@ -307,27 +357,40 @@ class BernoulliRBM(keras.Model):
         ph0 = ops.sigmoid(hidden_logits)
         h0 = _sample(ph0, seed, rows)
         if self.persistent:
-            v, ph, h = self._gibbs_chain(self.chains, self.k, seed)  # the same chains and noise on every replica
+            # The reconstruction p(v|h0) of the data (a metric) and the chains' first p(v|h) in one product.
+            both = self.visible_probabilities(ops.concatenate([h0, self.chains], axis=0))
+            reconstruction, first = both[:ops.shape(v0)[0]], both[ops.shape(v0)[0]:]
+            v, ph, h = self._gibbs_chain(first, self.k, seed)  # the same chains and noise on every replica
             self.chains.assign(h)
             negative_scale = 1.0 / (self.n_chains * replicas)
         else:
-            v, ph, h = self._gibbs_chain(h0, self.k, seed, rows)
+            reconstruction = self.visible_probabilities(h0)  # also the chain's first p(v|h)
+            v, ph, h = self._gibbs_chain(reconstruction, self.k, seed, rows)
             negative_scale = 1.0 / global_batch
 
-        # ⟨vhᵀ⟩_data − ⟨vhᵀ⟩_model as one product [v0; v]ᵀ [ph0/N; −ph/N']
-        weighted = ops.concatenate([ph0 / global_batch, -negative_scale * ph], axis=0)
-        grads = [ops.matmul(ops.transpose(ops.concatenate([v0, v], axis=0)), weighted),
-                 ops.sum(v0, axis=0) / global_batch - negative_scale * ops.sum(v, axis=0),
+        # ε(⟨vhᵀ⟩_data − ⟨vhᵀ⟩_model) as one product [v0; v]ᵀ [ε·ph0/N; −ε·ph/N'] (ε folded into the small
+        # factor, not the (V, H) result); terms that are zero (no momentum, no decay) cost nothing.
+        rate = self.learning_rate
+        weighted = ops.concatenate([ph0 * (rate / global_batch), ph * (-rate * negative_scale)], axis=0)
+        steps = [ops.matmul(ops.transpose(ops.concatenate([v0, v], axis=0)), weighted),
+                 rate * (ops.sum(v0, axis=0) / global_batch - negative_scale * ops.sum(v, axis=0)),
                  ops.sum(weighted, axis=0)]
         if replicas > 1:
-            grads = context.all_reduce("sum", grads)
-        grads[0] = grads[0] - self.weight_decay * self.kernel
-        momentum = ops.where(self.current_epoch < self.momentum_switch_epoch, self.initial_momentum, self.momentum)
-        for weight, velocity, grad in zip((self.kernel, self.visible_bias, self.hidden_bias), self.velocities, grads):
-            velocity.assign(momentum * velocity + self.learning_rate * grad)
-            weight.assign_add(velocity)
+            steps = context.all_reduce("sum", steps)
+        if self.weight_decay:
+            steps[0] = steps[0] - (rate * self.weight_decay) * self.kernel
+        weights = (self.kernel, self.visible_bias, self.hidden_bias)
+        if self.momentum or self.initial_momentum:
+            momentum = ops.where(self.current_epoch < self.momentum_switch_epoch, self.initial_momentum,
+                                 self.momentum)
+            for weight, velocity, step in zip(weights, self.velocities, steps):
+                velocity.assign(momentum * velocity + step)
+                weight.assign_add(velocity)
+        else:
+            for weight, step in zip(weights, steps):
+                weight.assign_add(step)
 
-        self._monitor(v0, hidden_logits, h0, seed, rows)
+        self._monitor(v0, hidden_logits, reconstruction, seed, rows)
         return {metric.name: metric.result() for metric in self.metrics}
 
     def test_step(self, data):
@@ -335,8 +398,8 @@ class BernoulliRBM(keras.Model):
         v = self.prepare(x)
         rows = self._replica_rows(ops.shape(v)[0])
         hidden_logits = ops.matmul(v, self.kernel) + self.hidden_bias
-        self._monitor(v, hidden_logits, _sample(ops.sigmoid(hidden_logits), self.seed_generator, rows),
-                      self.seed_generator, rows)
+        h = _sample(ops.sigmoid(hidden_logits), self.seed_generator, rows)
+        self._monitor(v, hidden_logits, self.visible_probabilities(h), self.seed_generator, rows)
         return {metric.name: metric.result() for metric in self.metrics}
 
     # --- sampling ---------------------------------------------------------------------------------------------
@@ -348,7 +411,7 @@ class BernoulliRBM(keras.Model):
             @tf.function(jit_compile=True, reduce_retracing=True)
             def run(v, steps, seed):
                 def draw(probabilities, step, salt):
-                    noise = tf.random.stateless_uniform(tf.shape(probabilities),
+                    noise = tf.random.stateless_uniform(tf.shape(probabilities), alg="philox",
                                                         seed=tf.stack([seed, 2 * step + salt]))
                     return tf.cast(noise < probabilities, probabilities.dtype)
 

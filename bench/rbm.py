@@ -7,17 +7,21 @@ hidden units, batch 100, PCD-1 with persistent chains (one per batch row, starti
 momentum, no weight decay, and the *same initial parameters*: kzoo's W ~ N(0, 0.01²) copied into scikit-learn,
 hidden biases 0, visible biases either the data's log(p/(1−p)) (``--visible-bias data``, Hinton's advice and
 kzoo's default) or 0 (``zeros``, scikit-learn's). scikit-learn is driven batch by batch through its own
-``_fit`` (the inner loop of ``fit``) so that it can start from those parameters. Epochs alternate between the
-two libraries so that load from other processes hits both alike.
+``_fit`` (the inner loop of ``fit``) so that it can start from those parameters. kzoo is compiled with its
+defaults (XLA and 32 steps per execution on one device). Epochs alternate between the two libraries (one
+scikit-learn epoch runs in a callback at the end of each kzoo epoch, inside one ``fit``) so that load from other
+processes, and the machine's stalls, hit both alike; the pair is trained once per ``--seeds`` value, since one
+PCD run differs from another by about as much as the two libraries do.
 
-Reported: seconds per epoch (each epoch timed; the first kzoo epoch includes tracing and XLA compilation and is
-reported apart); the test pseudo-log-likelihood of both models by one estimator, both ways: scikit-learn's
-one-random-flip estimate on the whole test set (the same flipped unit per example for both) and the exact
+Reported: seconds per epoch, the median and the fastest over all epochs of all seeds (kzoo's first epoch of each
+seed includes tracing and XLA compilation and is reported apart); the test pseudo-log-likelihood of both models
+by one estimator, both ways: scikit-learn's one-random-flip estimate on the whole test set (the same flipped unit
+per example for both) and the exact
 Σ_i log p(v_i|v_−i) on the first ``--exact-pll-limit`` test images; and the AIS test log-likelihood (nats) of
-both models with the same AIS run settings (base-rate model fit to the training data).
+both models of the first seed with the same AIS run settings (base-rate model fit to the training data).
 
-    python bench/rbm.py [--epochs 5] [--hidden 500] [--learning-rate 0.1] [--visible-bias data]
-                        [--ais-betas 5000] [--json PATH]
+    python bench/rbm.py [--epochs 5] [--seeds 0 1 2] [--hidden 500] [--learning-rate 0.1]
+                        [--visible-bias data] [--ais-betas 5000] [--json PATH]
 """
 
 from __future__ import annotations
@@ -48,25 +52,23 @@ def load(data_dir, limit):
     return binary
 
 
-def run(epochs=5, hidden=500, batch_size=100, learning_rate=0.1, seed=0, data_dir=None, limit=None,
-        ais_betas=5000, ais_runs=100, visible_bias="data", exact_pll_limit=2000):
+def train_pair(x_train, epochs, hidden, batch_size, learning_rate, seed, visible_bias):
+    """Train kzoo's and scikit-learn's RBM from the same initial parameters, epochs alternating; returns both
+    models and the seconds of every epoch of each."""
+    import keras
     import tensorflow as tf
     from sklearn.neural_network import BernoulliRBM as SkRBM
 
-    from autoencoders.partition import ais_log_partition
-    from autoencoders.rbm import BernoulliRBM, base_rate_bias, full_pseudo_log_likelihood
+    from autoencoders.rbm import BernoulliRBM, base_rate_bias
     from zoo.runtime import set_seed
 
     set_seed(seed)
-    x_train, x_test = load(data_dir, limit)
-    n_batches = len(x_train) // batch_size
-    x_train = x_train[:n_batches * batch_size]
     kzoo = BernoulliRBM(x_train.shape[1], hidden, k=1, persistent=True, learning_rate=learning_rate, momentum=0.0,
                         initial_momentum=0.0, weight_decay=0.0, n_chains=batch_size, visible_bias_init="zeros",
                         seed=seed)
     if visible_bias == "data":
         kzoo.visible_bias.assign(base_rate_bias(x_train).astype(np.float32))
-    kzoo.compile()
+    kzoo.compile()  # the defaults a user gets: XLA and 32 steps per execution on one device
     dataset = tf.data.Dataset.from_tensor_slices(x_train).batch(batch_size).cache().prefetch(tf.data.AUTOTUNE)
     sk = SkRBM(n_components=hidden, learning_rate=learning_rate, batch_size=batch_size, n_iter=1,
                random_state=seed)
@@ -78,46 +80,83 @@ def run(epochs=5, hidden=500, batch_size=100, learning_rate=0.1, seed=0, data_di
     x_sklearn = x_train.astype(np.float64)  # scikit-learn's native precision (its fit converts uint8 images so)
     batches = [x_sklearn[start:start + batch_size] for start in range(0, len(x_sklearn), batch_size)]
 
-    rows = {"kzoo": [], "sklearn": []}
-    for epoch in range(epochs):
-        start = time.perf_counter()
-        kzoo.fit(dataset, epochs=epoch + 1, initial_epoch=epoch, verbose=0)
-        rows["kzoo"].append(time.perf_counter() - start)
-        start = time.perf_counter()
-        for batch in batches:  # the inner loop of sk.fit (fit itself would re-initialise the parameters)
-            sk._fit(batch, sk_rng)
-        rows["sklearn"].append(time.perf_counter() - start)
-        log(f"epoch {epoch + 1}: kzoo {rows['kzoo'][-1]:.2f} s, sklearn {rows['sklearn'][-1]:.2f} s")
+    times = {"kzoo": [], "sklearn": []}
 
-    indices = np.random.RandomState(seed).randint(0, x_test.shape[1], len(x_test))
-    sk_params = (sk.components_.T, sk.intercept_visible_, sk.intercept_hidden_)
-    pll = {"kzoo": float(kzoo.pseudo_log_likelihood(x_test, indices=indices).mean()),
-           "sklearn": float(sk.score_samples(x_test.astype(np.float64)).mean())}
-    start = time.perf_counter()
+    class Interleave(keras.callbacks.Callback):
+        """Times each kzoo epoch from its start to its end, then runs one scikit-learn epoch (timed apart)."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            times["kzoo"].append(time.perf_counter() - self.start)
+            start = time.perf_counter()
+            for batch in batches:  # the inner loop of sk.fit (fit itself would re-initialise the parameters)
+                sk._fit(batch, sk_rng)
+            times["sklearn"].append(time.perf_counter() - start)
+            log(f"seed {seed} epoch {epoch + 1}: kzoo {times['kzoo'][-1]:.2f} s, "
+                f"sklearn {times['sklearn'][-1]:.2f} s")
+
+    # One fit for all epochs, as a user runs it: returning from fit waits for TensorFlow to tear the input
+    # pipeline down, which on this machine took 0-2.5 s per call, so one call per epoch would time that too.
+    kzoo.fit(dataset, epochs=epochs, verbose=0, callbacks=[Interleave()])
+    return kzoo, sk, times
+
+
+def run(epochs=5, hidden=500, batch_size=100, learning_rate=0.1, seeds=(0,), data_dir=None, limit=None,
+        ais_betas=5000, ais_runs=100, visible_bias="data", exact_pll_limit=2000):
+    import tensorflow as tf
+
+    from autoencoders.partition import ais_log_partition
+    from autoencoders.rbm import base_rate_bias, full_pseudo_log_likelihood
+
+    x_train, x_test = load(data_dir, limit)
+    n_batches = len(x_train) // batch_size
+    x_train = x_train[:n_batches * batch_size]
+    indices = np.random.RandomState(0).randint(0, x_test.shape[1], len(x_test))
     exact_rows = x_test[:exact_pll_limit].astype(np.float64)
-    exact_pll = {"kzoo": float(kzoo.full_pseudo_log_likelihood(exact_rows).mean()),
-                 "sklearn": float(full_pseudo_log_likelihood(exact_rows, *sk_params).mean()),
-                 "test_examples": len(exact_rows), "seconds": time.perf_counter() - start}
-    steady = {name: times[1:] or times for name, times in rows.items()}
+    rows = {"kzoo": [], "sklearn": []}
+    pll = {"kzoo": [], "sklearn": []}
+    exact_pll = {"kzoo": [], "sklearn": []}
+    models = None
+    for seed in seeds:
+        kzoo, sk, times = train_pair(x_train, epochs, hidden, batch_size, learning_rate, seed, visible_bias)
+        # epoch 1 of kzoo includes tracing and XLA compilation: steady-state figures use epochs 2..
+        rows["kzoo"].append(times["kzoo"])
+        rows["sklearn"].append(times["sklearn"])
+        sk_params = (sk.components_.T, sk.intercept_visible_, sk.intercept_hidden_)
+        pll["kzoo"].append(float(kzoo.pseudo_log_likelihood(x_test, indices=indices).mean()))
+        # scikit-learn's score_samples with the same flipped units (its own draw is RandomState(random_state))
+        pll["sklearn"].append(float(_sklearn_pll(sk, x_test, indices).mean()))
+        exact_pll["kzoo"].append(float(kzoo.full_pseudo_log_likelihood(exact_rows).mean()))
+        exact_pll["sklearn"].append(float(full_pseudo_log_likelihood(exact_rows, *sk_params).mean()))
+        log(f"seed {seed}: PLL kzoo {pll['kzoo'][-1]:.2f} sklearn {pll['sklearn'][-1]:.2f}; exact PLL kzoo "
+            f"{exact_pll['kzoo'][-1]:.2f} sklearn {exact_pll['sklearn'][-1]:.2f}")
+        if models is None:
+            models = (kzoo, sk, sk_params)
+
+    steady = {name: [t for times in runs for t in (times[1:] if name == "kzoo" and len(times) > 1 else times)]
+              for name, runs in rows.items()}
+    median = {name: statistics.median(times) for name, times in steady.items()}
+    fastest = {name: min(times) for name, times in steady.items()}
     result = {
-        "epochs": epochs, "hidden": hidden, "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed,
-        "train_examples": len(x_train), "test_examples": len(x_test),
-        "seconds_per_epoch": rows, "kzoo_first_epoch_seconds": rows["kzoo"][0],
-        "median_seconds_per_epoch": {name: statistics.median(times) for name, times in steady.items()},
+        "epochs": epochs, "hidden": hidden, "batch_size": batch_size, "learning_rate": learning_rate,
+        "seeds": list(seeds), "train_examples": len(x_train), "test_examples": len(x_test),
+        "seconds_per_epoch": rows, "kzoo_first_epoch_seconds": [times[0] for times in rows["kzoo"]],
+        "median_seconds_per_epoch": median, "min_seconds_per_epoch": fastest,
+        "speedup_median": median["sklearn"] / median["kzoo"], "speedup_min": fastest["sklearn"] / fastest["kzoo"],
         "visible_bias_init": visible_bias, "test_pseudo_log_likelihood": pll,
-        "test_exact_pseudo_log_likelihood": exact_pll,
+        "test_exact_pseudo_log_likelihood": dict(exact_pll, test_examples=len(exact_rows)),
     }
-    result["speedup_median"] = result["median_seconds_per_epoch"]["sklearn"] / result["median_seconds_per_epoch"]["kzoo"]
-    ratios = [s / k for s, k in zip(steady["sklearn"], steady["kzoo"])]
-    result["speedup_per_epoch"] = ratios
     if ais_betas:
-        result["ais"] = {"n_betas": ais_betas, "n_runs": ais_runs}
+        kzoo, sk, sk_params = models
+        result["ais"] = {"n_betas": ais_betas, "n_runs": ais_runs, "seed": seeds[0]}
         free = {"kzoo": np.asarray(kzoo.free_energy(x_test), np.float64),
                 "sklearn": sk._free_energy(x_test.astype(np.float64))}  # F(v), as kzoo's
         for name, params in (("kzoo", kzoo.weights_numpy()), ("sklearn", sk_params)):
             start = time.perf_counter()
             log_z, error = ais_log_partition(*params, n_betas=ais_betas, n_runs=ais_runs,
-                                             base_visible_bias=base_rate_bias(x_train), seed=seed)
+                                             base_visible_bias=base_rate_bias(x_train), seed=seeds[0])
             result["ais"][name] = {"log_partition": log_z, "standard_error": error,
                                    "seconds": time.perf_counter() - start,
                                    "test_log_likelihood": float(np.mean(-free[name]) - log_z)}
@@ -127,10 +166,27 @@ def run(epochs=5, hidden=500, batch_size=100, learning_rate=0.1, seed=0, data_di
     return result
 
 
+def _sklearn_pll(sk, x, indices):
+    """scikit-learn's ``score_samples`` estimator, V·log σ(F(ṽ) − F(v)), with the flipped unit of each row given
+    (its own method draws them from ``RandomState(random_state)``; this is its code with that draw replaced)."""
+    v = x.astype(np.float64)
+    flipped = v.copy()
+    rows = np.arange(v.shape[0])
+    flipped[rows, indices] = 1 - flipped[rows, indices]
+    gap = sk._free_energy(flipped) - sk._free_energy(v)
+    return -v.shape[1] * np.logaddexp(0, -gap)
+
+
+def _mean_sd(values):
+    mean = statistics.fmean(values)
+    return f"{mean:.2f} ± {statistics.stdev(values):.2f}" if len(values) > 1 else f"{mean:.2f}"
+
+
 def format_report(result) -> str:
-    median, pll = result["median_seconds_per_epoch"], result["test_pseudo_log_likelihood"]
-    exact, ais = result["test_exact_pseudo_log_likelihood"], result.get("ais", {})
-    ratios = result["speedup_per_epoch"]
+    median, fastest = result["median_seconds_per_epoch"], result["min_seconds_per_epoch"]
+    pll, exact, ais = result["test_pseudo_log_likelihood"], result["test_exact_pseudo_log_likelihood"], \
+        result.get("ais", {})
+    seeds = len(result["seeds"])
 
     def ais_cell(name):
         if name not in ais:
@@ -138,21 +194,26 @@ def format_report(result) -> str:
         return f"{ais[name]['test_log_likelihood']:.2f} (log Z {ais[name]['log_partition']:.2f} ± " \
                f"{ais[name]['standard_error']:.3f})"
 
+    difference = [k - s for k, s in zip(exact["kzoo"], exact["sklearn"])]
+    flip_difference = [k - s for k, s in zip(pll["kzoo"], pll["sklearn"])]
     lines = [
         f"visible biases initialised: {result['visible_bias_init']}; {result['epochs']} epochs PCD-1, lr "
-        f"{result['learning_rate']}, batch {result['batch_size']}, {result['hidden']} hidden",
+        f"{result['learning_rate']}, batch {result['batch_size']}, {result['hidden']} hidden; seeds "
+        f"{result['seeds']} (PLL: mean ± sd over seeds)",
         "",
-        f"| library | s/epoch (median of epochs 2..{result['epochs']}) | test PLL, 1 random flip "
-        f"({result['test_examples']}) | test PLL, exact ({exact['test_examples']}) | AIS test log-lik. (nats) |",
+        f"| library | s/epoch median (min) | test PLL, 1 random flip ({result['test_examples']}) "
+        f"| test PLL, exact ({exact['test_examples']}) | AIS test log-lik. (nats, seed {result['seeds'][0]}) |",
         "|---|---|---|---|---|",
-        f"| sklearn.neural_network.BernoulliRBM | {median['sklearn']:.2f} | {pll['sklearn']:.2f} "
-        f"| {exact['sklearn']:.2f} | {ais_cell('sklearn')} |",
-        f"| kzoo BernoulliRBM | {median['kzoo']:.2f} (first epoch {result['kzoo_first_epoch_seconds']:.2f}) "
-        f"| {pll['kzoo']:.2f} | {exact['kzoo']:.2f} | {ais_cell('kzoo')} |",
+        f"| sklearn.neural_network.BernoulliRBM | {median['sklearn']:.2f} ({fastest['sklearn']:.2f}) "
+        f"| {_mean_sd(pll['sklearn'])} | {_mean_sd(exact['sklearn'])} | {ais_cell('sklearn')} |",
+        f"| kzoo BernoulliRBM | {median['kzoo']:.2f} ({fastest['kzoo']:.2f}); first epoch "
+        f"{statistics.median(result['kzoo_first_epoch_seconds']):.2f} | {_mean_sd(pll['kzoo'])} "
+        f"| {_mean_sd(exact['kzoo'])} | {ais_cell('kzoo')} |",
         "",
-        f"speed-up sklearn/kzoo: {result['speedup_median']:.2f}x (per epoch: min {min(ratios):.2f}x, "
-        f"max {max(ratios):.2f}x); PLL difference kzoo - sklearn: {pll['kzoo'] - pll['sklearn']:+.2f} nats "
-        f"(random flip), {exact['kzoo'] - exact['sklearn']:+.2f} nats (exact)",
+        f"speed-up sklearn/kzoo: {result['speedup_median']:.2f}x by the medians, {result['speedup_min']:.2f}x by the "
+        f"fastest epochs ({seeds} seed(s); kzoo's first epoch, with compilation, left out when there are more)",
+        f"PLL difference kzoo - sklearn, per seed: exact {', '.join(f'{d:+.2f}' for d in difference)}; "
+        f"random flip {', '.join(f'{d:+.2f}' for d in flip_difference)}",
     ]
     if ais:
         lines.append(f"AIS: {ais['n_betas']} betas, {ais['n_runs']} runs, base-rate model fit to the training data")
@@ -173,11 +234,12 @@ def main(argv=None):
     parser.add_argument("--visible-bias", choices=("data", "zeros"), default="data",
                         help="initial visible biases of both models: the data's log-odds or 0")
     parser.add_argument("--exact-pll-limit", type=int, default=2000, help="test images for the exact PLL")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
+                        help="train both libraries once per seed (same initial parameters within a seed)")
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args(argv)
     result = run(epochs=args.epochs, hidden=args.hidden, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                 seed=args.seed, data_dir=args.data_dir, limit=args.limit, ais_betas=args.ais_betas,
+                 seeds=tuple(args.seeds), data_dir=args.data_dir, limit=args.limit, ais_betas=args.ais_betas,
                  ais_runs=args.ais_runs, visible_bias=args.visible_bias, exact_pll_limit=args.exact_pll_limit)
     print(format_report(result))
     if args.json:

@@ -206,8 +206,10 @@ def test_a_crash_mid_epoch_resumes_with_the_weights_of_an_uninterrupted_run(tmp_
     """train_rbm crashes in the middle of epoch 2 (a callback raises), then reruns: it resumes from the epoch-1
     checkpoint, replays epoch 2 on the same batches with the same random draws, and ends with exactly the state of
     a run that was never interrupted (weights, velocities, PCD chains, seed generator)."""
+    from autoencoders import rbm
     from autoencoders.training import train_rbm
 
+    monkeypatch.setattr(rbm, "DEFAULT_STEPS_PER_EXECUTION", 5)  # 3 executions of 5 steps per epoch of 15
     reference = train_rbm(tmp_path / "reference", persistent=True, **RBM_ARGS)
     assert reference["resumed_from_epoch"] == 0
 
@@ -216,7 +218,7 @@ def test_a_crash_mid_epoch_resumes_with_the_weights_of_an_uninterrupted_run(tmp_
             self.epoch = epoch
 
         def on_train_batch_end(self, batch, logs=None):
-            if self.epoch == 1 and batch == 7:
+            if self.epoch == 1 and batch >= 7:  # the end of the second execution (batch 9)
                 raise RuntimeError("simulated crash in epoch 2")
 
     callbacks = runtime.training_callbacks

@@ -194,6 +194,29 @@ def test_full_pseudo_log_likelihood_equals_exact_conditionals():
     np.testing.assert_allclose(rbm.full_pseudo_log_likelihood(v), one_flip, rtol=1e-6)
 
 
+def test_pseudo_log_likelihood_metric_is_the_one_flip_estimator():
+    """The in-graph ``pseudo_log_likelihood`` metric (random flipped unit per row) averages, over many copies of
+    a few rows, to their mean exact pseudo-log-likelihood; the ``reconstruction_error`` metric to the mean of
+    ‖v − p(v|h)‖²/V over h ~ p(h|v), enumerated."""
+    rbm = random_rbm(6, 4, scale=1.0, seed=5)
+    rbm.compile()
+    rows = all_states(6)[[0, 9, 22, 41, 63]]
+    copies = 4000
+    metrics = rbm.evaluate(np.repeat(rows, copies, axis=0), batch_size=len(rows) * copies, verbose=0,
+                           return_dict=True)
+    expected_pll = rbm.full_pseudo_log_likelihood(rows).mean()
+    assert metrics["pseudo_log_likelihood"] == pytest.approx(expected_pll, abs=0.05)
+    kernel, visible_bias, hidden_bias = rbm.weights_numpy()
+    hiddens = all_states(4)
+    expected_error = []
+    for v in rows:
+        p_h = 1 / (1 + np.exp(-(v @ kernel + hidden_bias)))
+        weights = np.prod(np.where(hiddens == 1, p_h, 1 - p_h), axis=1)
+        reconstructions = 1 / (1 + np.exp(-(hiddens @ kernel.T + visible_bias)))
+        expected_error.append(weights @ np.mean((v - reconstructions) ** 2, axis=1))
+    assert metrics["reconstruction_error"] == pytest.approx(np.mean(expected_error), abs=0.005)
+
+
 def test_visible_bias_initialised_from_data(digits_binary):
     """Hinton's guide §8: b_i = log(p_i/(1−p_i)) at the first fit of a fresh model (arrays and datasets alike);
     biases assigned by hand, or ``visible_bias_init="zeros"``, are left alone."""
@@ -246,6 +269,11 @@ def test_inputs_must_lie_in_unit_interval(digits_binary):
         rbm.gibbs(np.zeros((2, 10), np.float32))
     with pytest.raises(tf.errors.InvalidArgumentError, match="binarize"):
         rbm.fit(tf.data.Dataset.from_tensor_slices(digits_binary * 16).batch(50), epochs=1, verbose=0)
+    with_nan = digits_binary.copy()
+    with_nan[60, 3] = np.nan
+    for model in (rbm, BernoulliRBM(64, 8, binarize=0.5)):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="NaN"):
+            model.fit(tf.data.Dataset.from_tensor_slices(with_nan).batch(50), epochs=1, verbose=0)
     thresholded = BernoulliRBM(64, 8, binarize=8.0)
     np.testing.assert_array_equal(thresholded.prepare(digits_binary * 16).numpy(), digits_binary)
     thresholded.fit(digits_binary * 16, epochs=1, verbose=0)
@@ -274,6 +302,31 @@ def test_training_lowers_reconstruction_error_and_save_load(digits_binary, tmp_p
     assert isinstance(loaded, BernoulliRBM) and loaded.get_config() == rbm.get_config()
     np.testing.assert_allclose(loaded.free_energy(digits_binary[:10]), rbm.free_energy(digits_binary[:10]))
     loaded.fit(digits_binary[:100], batch_size=20, epochs=1, verbose=0)  # compiled on load, trains on
+
+
+def test_default_compile_runs_exactly_steps_per_epoch(digits_binary, tmp_path):
+    """compile() defaults to XLA and several steps per execution; with steps_per_epoch (on a repeated dataset,
+    where Keras would run whole executions past the epoch) it runs exactly those steps: the same weights as one
+    step per execution. The saved compile config keeps "auto", so a loaded model resolves it again."""
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices(digits_binary[:300]).batch(20).repeat()
+    results = []
+    for compile_args in ({}, {"jit_compile": True, "steps_per_execution": 1}):
+        rbm = BernoulliRBM(64, 16, persistent=True, seed=3)
+        rbm.compile(**compile_args)
+        rbm.fit(dataset, epochs=2, steps_per_epoch=15, verbose=0)
+        results.append(rbm)
+    auto, one_step = results
+    assert auto.jit_compile and auto.steps_per_execution == 15  # 15 = the largest divisor of 15 up to 32
+    np.testing.assert_allclose(auto.kernel.numpy(), one_step.kernel.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(auto.seed_generator.state.numpy(), one_step.seed_generator.state.numpy())
+    assert auto.get_compile_config()["steps_per_execution"] == "auto"
+    path = tmp_path / "rbm.keras"
+    auto.save(path)
+    loaded = keras.models.load_model(path, safe_mode=True)
+    loaded.fit(dataset, epochs=1, steps_per_epoch=10, verbose=0)
+    assert loaded.steps_per_execution == 10
 
 
 @pytest.mark.slow
