@@ -69,6 +69,8 @@ def _compare(a_layer, b_layer, x, call_kwargs, loss_weights_rng):
         (4, 6, False, True, False, True),
         (17, 5, True, True, True, True),
         (5, 4, True, True, False, False),
+        (6, 12, True, True, False, True),  # 2 loop iterations of 6 unrolled steps
+        (9, 11, False, True, True, True),  # 11 steps: no divisor up to 10, one step per iteration
     ],
 )
 def test_fused_equals_cell_in_keras_rnn(kind, batch, steps, go_backwards, masked, zero_output, return_sequences):
@@ -289,6 +291,15 @@ def test_batch_shards_cover_the_batch(monkeypatch):
         assert max(sizes) - min(sizes) <= 1
     monkeypatch.setenv("KZOO_RNN_SHARDS", "1")
     assert batch_shards(tf.zeros((64, 2, 1))) == [64]
+
+
+def test_unroll_factor(monkeypatch):
+    from zoo.fused_tf import unroll_factor
+
+    assert [unroll_factor(t) for t in (1, 4, 12, 11, 100, 128)] == [1, 4, 6, 1, 10, 8]
+    assert unroll_factor(tf.constant(100)) == 1  # length known only at run time
+    monkeypatch.setenv("KZOO_RNN_UNROLL", "1")
+    assert unroll_factor(100) == 1
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru_before", "elman"])

@@ -202,8 +202,8 @@ class GRUResetBeforeRule:
 
 
 # The forward and backward loops are compiled with XLA, which fuses a step's element-wise
-# work and drops the graph executor's per-operation cost (KZOO_RNN_JIT=0 turns it off);
-# bench/rnn.py measures the difference.
+# work and drops the graph executor's per-operation cost (KZOO_RNN_JIT=0 turns it off), and
+# run several time steps per loop iteration (unroll_factor); bench/rnn.py measures both.
 JIT_COMPILE = os.environ.get("KZOO_RNN_JIT", "1") != "0"
 _COMPILED = {}
 
@@ -248,91 +248,139 @@ def _num_steps(seq):
     return seq.shape[0] if seq.shape[0] is not None else tf.shape(seq)[0]
 
 
-def forward_loop(rule, zx, states0, params, mask, zero_output_for_mask):
-    """The forward recurrence. Returns (state_seqs, saved_seqs, outputs), all time-major."""
+def unroll_factor(steps):
+    """Time steps per loop iteration: the largest divisor of a static ``steps`` up to ``KZOO_RNN_UNROLL``
+    (default 10; 1 turns unrolling off), 1 when ``steps`` is only known at run time. Each iteration of a
+    compiled while loop costs a fixed overhead (loop state, dynamic slices) of the order of a small step's
+    matmul; unrolled steps share it."""
+    limit = int(os.environ.get("KZOO_RNN_UNROLL", 10))
+    if not isinstance(steps, int) or limit <= 1:
+        return 1
+    return max(d for d in range(1, min(limit, steps) + 1) if steps % d == 0)
+
+
+def _blocks(seq, steps, unroll, dtype):
+    """A TensorArray of ``seq`` (T, ...) cut into T/unroll blocks of ``unroll`` consecutive steps."""
+    if unroll == 1:
+        blocked = seq[:, None]
+    else:
+        blocked = tf.reshape(seq, tf.concat([[steps // unroll, unroll], tf.shape(seq)[1:]], 0))
+    return tf.TensorArray(dtype, size=steps // unroll).unstack(blocked)
+
+
+def _unblock(ta, steps):
+    """The (T, ...) sequence of a TensorArray of blocks written by the loops below."""
+    stacked = ta.stack()
+    if stacked.shape[1] == 1:
+        return stacked[:, 0]
+    return tf.reshape(stacked, tf.concat([[steps], tf.shape(stacked)[2:]], 0))
+
+
+def forward_loop(rule, zx, states0, params, mask, zero_output_for_mask, unroll=1):
+    """The forward recurrence, ``unroll`` steps per loop iteration (a divisor of the number of steps).
+    Returns (state_seqs, saved_seqs, outputs), all time-major."""
     n, masked = rule.n_states, mask is not None
     steps, dtype = _num_steps(zx), zx.dtype
-    zx_ta = tf.TensorArray(dtype, size=steps).unstack(zx)
-    mask_ta = tf.TensorArray(tf.bool, size=steps).unstack(mask) if masked else None
-    state_tas = tuple(tf.TensorArray(dtype, size=steps) for _ in range(n))
-    saved_tas = tuple(tf.TensorArray(dtype, size=steps) for _ in range(rule.n_saved))
-    out_ta = tf.TensorArray(dtype, size=steps) if masked else ()
+    n_blocks = steps // unroll
+    zx_ta = _blocks(zx, steps, unroll, dtype)
+    mask_ta = _blocks(mask, steps, unroll, tf.bool) if masked else None
+    state_tas = tuple(tf.TensorArray(dtype, size=n_blocks) for _ in range(n))
+    saved_tas = tuple(tf.TensorArray(dtype, size=n_blocks) for _ in range(rule.n_saved))
+    out_ta = tf.TensorArray(dtype, size=n_blocks) if masked else ()
     y0 = tf.zeros_like(states0[0])
 
-    def step(t, states, y_prev, state_tas, saved_tas, out_ta):
-        new, saved = rule.forward(zx_ta.read(t), states, params)
+    def step(b, states, y, state_tas, saved_tas, out_ta):
+        zx_block = zx_ta.read(b)
+        mask_block = mask_ta.read(b) if masked else None
+        state_steps, saved_steps, out_steps = [], [], []
+        for j in range(unroll):
+            new, saved = rule.forward(zx_block[j], states, params)
+            if masked:
+                m = mask_block[j]
+                y = tf.where(m, new[0], tf.zeros_like(y) if zero_output_for_mask else y)
+                new = tuple(tf.where(m, s_new, s) for s_new, s in zip(new, states))
+                out_steps.append(y)
+            states = tuple(new)
+            state_steps.append(states)
+            saved_steps.append(saved)
+        state_tas = tuple(ta.write(b, tf.stack([s[i] for s in state_steps]))
+                          for i, ta in enumerate(state_tas))
+        saved_tas = tuple(ta.write(b, tf.stack([s[i] for s in saved_steps]))
+                          for i, ta in enumerate(saved_tas))
         if masked:
-            m = mask_ta.read(t)
-            y = tf.where(m, new[0], tf.zeros_like(y_prev) if zero_output_for_mask else y_prev)
-            new = tuple(tf.where(m, s_new, s) for s_new, s in zip(new, states))
-            out_ta = out_ta.write(t, y)
-        else:
-            y = y_prev
-        state_tas = tuple(ta.write(t, s) for ta, s in zip(state_tas, new))
-        saved_tas = tuple(ta.write(t, s) for ta, s in zip(saved_tas, saved))
-        return t + 1, tuple(new), y, state_tas, saved_tas, out_ta
+            out_ta = out_ta.write(b, tf.stack(out_steps))
+        return b + 1, states, y, state_tas, saved_tas, out_ta
 
     _, _, _, state_tas, saved_tas, out_ta = tf.while_loop(
-        lambda t, *_: t < steps, step,
+        lambda b, *_: b < n_blocks, step,
         (tf.constant(0), tuple(states0), y0, state_tas, saved_tas, out_ta),
-        maximum_iterations=steps,
+        maximum_iterations=n_blocks,
     )
-    state_seqs = tuple(ta.stack() for ta in state_tas)
-    saved_seqs = tuple(ta.stack() for ta in saved_tas)
-    outputs = out_ta.stack() if masked else state_seqs[0]
+    state_seqs = tuple(_unblock(ta, steps) for ta in state_tas)
+    saved_seqs = tuple(_unblock(ta, steps) for ta in saved_tas)
+    outputs = _unblock(out_ta, steps) if masked else state_seqs[0]
     return state_seqs, saved_seqs, outputs
 
 
 def backward_loop(rule, states0, params, mask, zero_output_for_mask, state_seqs, saved_seqs,
-                  d_outputs, d_last, d_final):
+                  d_outputs, d_last, d_final, unroll=1):
     """BPTT: from ∂L/∂(outputs, last output, final states) to ∂L/∂(zx, states0, params).
 
     The factors of each step's Jacobian that do not depend on the incoming gradient are
-    computed for all steps at once (``rule.coefficients``); the loop only chains gradients.
+    computed for all steps at once (``rule.coefficients``); the loop only chains gradients,
+    ``unroll`` steps per iteration.
     """
     masked = mask is not None
     steps, dtype = _num_steps(state_seqs[0]), state_seqs[0].dtype
+    n_blocks = steps // unroll
     prev_seqs = [tf.concat([s0[None], seq[:-1]], axis=0) for s0, seq in zip(states0, state_seqs)]
     if rule.coefficients is None:
         coeffs = saved_seqs
     else:
         coeffs = _compiled(rule.coefficients, ("coefficients", rule.key))(
             prev_seqs, state_seqs, saved_seqs, params)
-    coeff_tas = tuple(tf.TensorArray(dtype, size=steps).unstack(c) for c in coeffs)
-    dout_ta = tf.TensorArray(dtype, size=steps).unstack(d_outputs) if d_outputs is not None else None
-    mask_ta = tf.TensorArray(tf.bool, size=steps).unstack(mask) if masked else None
+    coeff_tas = tuple(_blocks(c, steps, unroll, dtype) for c in coeffs)
+    dout_ta = _blocks(d_outputs, steps, unroll, dtype) if d_outputs is not None else None
+    mask_ta = _blocks(mask, steps, unroll, tf.bool) if masked else None
     if masked:
         ds0, gy0 = tuple(d_final), d_last
     else:  # the last output is the final h
         ds0, gy0 = (d_final[0] + d_last, *d_final[1:]), tf.zeros_like(d_last)
 
     def step(k, ds, gy, dzx_ta, drec_ta):
-        t = steps - 1 - k
-        g_out = dout_ta.read(t) if dout_ta is not None else None
-        if masked:
-            m = mask_ta.read(t)
-            gy = gy + g_out if g_out is not None else gy
-            zero = tf.zeros_like(gy)
-            d_new = (tf.where(m, ds[0] + gy, zero),) + tuple(tf.where(m, d, zero) for d in ds[1:])
-            carried = tuple(tf.where(m, zero, d) for d in ds)
-            gy = zero if zero_output_for_mask else tf.where(m, zero, gy)
-        else:
-            d_new = (ds[0] + g_out,) + tuple(ds[1:]) if g_out is not None else tuple(ds)
-        dzx, drec, d_prev = rule.backward_step(d_new, tuple(ta.read(t) for ta in coeff_tas), params)
-        if masked:
-            d_prev = tuple(a + b for a, b in zip(d_prev, carried))
-        if drec is not None:
-            drec_ta = drec_ta.write(t, drec)
-        return k + 1, tuple(d_prev), gy, dzx_ta.write(t, dzx), drec_ta
+        b = n_blocks - 1 - k
+        coeff_block = tuple(ta.read(b) for ta in coeff_tas)
+        dout_block = dout_ta.read(b) if dout_ta is not None else None
+        mask_block = mask_ta.read(b) if masked else None
+        dzx_steps, drec_steps = [None] * unroll, [None] * unroll
+        for j in reversed(range(unroll)):
+            g_out = dout_block[j] if dout_block is not None else None
+            if masked:
+                m = mask_block[j]
+                gy = gy + g_out if g_out is not None else gy
+                zero = tf.zeros_like(gy)
+                d_new = (tf.where(m, ds[0] + gy, zero),) + tuple(tf.where(m, d, zero) for d in ds[1:])
+                carried = tuple(tf.where(m, zero, d) for d in ds)
+                gy = zero if zero_output_for_mask else tf.where(m, zero, gy)
+            else:
+                d_new = (ds[0] + g_out,) + tuple(ds[1:]) if g_out is not None else tuple(ds)
+            dzx, drec, d_prev = rule.backward_step(d_new, tuple(c[j] for c in coeff_block), params)
+            if masked:
+                d_prev = tuple(a + c for a, c in zip(d_prev, carried))
+            ds = tuple(d_prev)
+            dzx_steps[j], drec_steps[j] = dzx, drec
+        if rule.separate_recurrent_delta:
+            drec_ta = drec_ta.write(b, tf.stack(drec_steps))
+        return k + 1, ds, gy, dzx_ta.write(b, tf.stack(dzx_steps)), drec_ta
 
     _, d_states0, _, dzx_ta, drec_ta = tf.while_loop(
-        lambda k, *_: k < steps, step,
-        (tf.constant(0), ds0, gy0, tf.TensorArray(dtype, size=steps),
-         tf.TensorArray(dtype, size=steps)),
-        maximum_iterations=steps,
+        lambda k, *_: k < n_blocks, step,
+        (tf.constant(0), ds0, gy0, tf.TensorArray(dtype, size=n_blocks),
+         tf.TensorArray(dtype, size=n_blocks)),
+        maximum_iterations=n_blocks,
     )
-    dzx_seq = dzx_ta.stack()
-    drec_seq = drec_ta.stack() if rule.separate_recurrent_delta else None
+    dzx_seq = _unblock(dzx_ta, steps)
+    drec_seq = _unblock(drec_ta, steps) if rule.separate_recurrent_delta else None
     d_params = rule.param_grads(prev_seqs, saved_seqs, dzx_seq, drec_seq, params)
     return dzx_seq, tuple(d_states0), tuple(d_params)
 
@@ -356,14 +404,16 @@ def fused_scan(rule, zx, states0, params, mask=None, zero_output_for_mask=False,
     if masked:
         mask = tf.expand_dims(tf.cast(mask, tf.bool), -1)
 
+    unroll = unroll_factor(_num_steps(zx))
+
     def forward(zx, states0, params, mask):
-        return forward_loop(rule, zx, states0, params, mask, zero_output_for_mask)
+        return forward_loop(rule, zx, states0, params, mask, zero_output_for_mask, unroll)
 
     def backward(states0, params, mask, state_seqs, saved_seqs, d_outputs, d_last, d_final):
         return backward_loop(rule, states0, params, mask, zero_output_for_mask, state_seqs,
-                             saved_seqs, d_outputs, d_last, d_final)
+                             saved_seqs, d_outputs, d_last, d_final, unroll)
 
-    key = (rule.key, masked, zero_output_for_mask, return_sequences)
+    key = (rule.key, masked, zero_output_for_mask, return_sequences, unroll)
     forward = _compiled(forward, ("f",) + key)
     backward = _compiled(backward, ("b",) + key)
 
