@@ -5,6 +5,10 @@ import os
 # Must happen before anything imports TensorFlow or Keras.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# The fused RNN loops unroll up to 10 steps per iteration, which doubles their XLA compile time; most tests
+# compile many small models, so they run the loops one step per iteration. tests/test_layers.py checks the
+# unrolled loops (limit 10) against Keras's cells.
+os.environ.setdefault("KZOO_RNN_UNROLL", "1")
 
 import pytest  # noqa: E402
 

@@ -73,7 +73,9 @@ def _compare(a_layer, b_layer, x, call_kwargs, loss_weights_rng):
         (9, 11, False, True, True, True),  # 11 steps: no divisor up to 10, one step per iteration
     ],
 )
-def test_fused_equals_cell_in_keras_rnn(kind, batch, steps, go_backwards, masked, zero_output, return_sequences):
+def test_fused_equals_cell_in_keras_rnn(monkeypatch, kind, batch, steps, go_backwards, masked, zero_output,
+                                       return_sequences):
+    monkeypatch.setenv("KZOO_RNN_UNROLL", "10")  # the library's default (conftest turns unrolling off)
     layer_cls, cell_cls, _, kwargs = KINDS[kind]
     rng = np.random.default_rng(hash((kind, batch, steps)) % 2**32)
     units, features = 5, 3
@@ -296,6 +298,7 @@ def test_batch_shards_cover_the_batch(monkeypatch):
 def test_unroll_factor(monkeypatch):
     from zoo.fused_tf import unroll_factor
 
+    monkeypatch.delenv("KZOO_RNN_UNROLL")  # the library's default (conftest sets 1)
     assert [unroll_factor(t) for t in (1, 4, 12, 11, 100, 128)] == [1, 4, 6, 1, 10, 8]
     assert unroll_factor(tf.constant(100)) == 1  # length known only at run time
     monkeypatch.setenv("KZOO_RNN_UNROLL", "1")
