@@ -113,7 +113,6 @@ def run(epochs=5, hidden=500, batch_size=100, learning_rate=0.1, seeds=(0,), dat
     x_train, x_test = load(data_dir, limit)
     n_batches = len(x_train) // batch_size
     x_train = x_train[:n_batches * batch_size]
-    indices = np.random.RandomState(0).randint(0, x_test.shape[1], len(x_test))
     exact_rows = x_test[:exact_pll_limit].astype(np.float64)
     rows = {"kzoo": [], "sklearn": []}
     pll = {"kzoo": [], "sklearn": []}
@@ -125,9 +124,11 @@ def run(epochs=5, hidden=500, batch_size=100, learning_rate=0.1, seeds=(0,), dat
         rows["kzoo"].append(times["kzoo"])
         rows["sklearn"].append(times["sklearn"])
         sk_params = (sk.components_.T, sk.intercept_visible_, sk.intercept_hidden_)
+        # scikit-learn's own score_samples flips unit RandomState(random_state).randint(0, V, n) of each row;
+        # kzoo flips the same units
+        indices = np.random.RandomState(seed).randint(0, x_test.shape[1], len(x_test))
         pll["kzoo"].append(float(kzoo.pseudo_log_likelihood(x_test, indices=indices).mean()))
-        # scikit-learn's score_samples with the same flipped units (its own draw is RandomState(random_state))
-        pll["sklearn"].append(float(_sklearn_pll(sk, x_test, indices).mean()))
+        pll["sklearn"].append(float(sk.score_samples(x_test.astype(np.float64)).mean()))
         exact_pll["kzoo"].append(float(kzoo.full_pseudo_log_likelihood(exact_rows).mean()))
         exact_pll["sklearn"].append(float(full_pseudo_log_likelihood(exact_rows, *sk_params).mean()))
         log(f"seed {seed}: PLL kzoo {pll['kzoo'][-1]:.2f} sklearn {pll['sklearn'][-1]:.2f}; exact PLL kzoo "
@@ -164,17 +165,6 @@ def run(epochs=5, hidden=500, batch_size=100, learning_rate=0.1, seeds=(0,), dat
     result["environment"] = {"python": platform.python_version(), "tensorflow": tf.__version__,
                              "cpus": os.cpu_count(), "machine": platform.machine()}
     return result
-
-
-def _sklearn_pll(sk, x, indices):
-    """scikit-learn's ``score_samples`` estimator, V·log σ(F(ṽ) − F(v)), with the flipped unit of each row given
-    (its own method draws them from ``RandomState(random_state)``; this is its code with that draw replaced)."""
-    v = x.astype(np.float64)
-    flipped = v.copy()
-    rows = np.arange(v.shape[0])
-    flipped[rows, indices] = 1 - flipped[rows, indices]
-    gap = sk._free_energy(flipped) - sk._free_energy(v)
-    return -v.shape[1] * np.logaddexp(0, -gap)
 
 
 def _mean_sd(values):
