@@ -8,11 +8,20 @@ import json
 import os
 
 from zoo.cli_args import (add_distribute, add_out, add_seed, non_negative_float, non_negative_int, positive_float,
-                          positive_int)
+                          positive_int, unit_interval_float)
 
 DATASETS = ("shapes", "mnist", "fashion_mnist", "flowers102")  # gan.data.DATASETS (importing it is slower)
 # T2IConfig's defaults (gan.train imports TensorFlow; tests/test_t2i_cli.py checks that they agree)
-G_LEARNING_RATE, D_LEARNING_RATE, MATCHING_WEIGHT = 1e-3, 2e-4, 1.0
+G_LEARNING_RATE, D_LEARNING_RATE, MATCHING_WEIGHT = 1e-3, 2e-4, 8.0
+MATCHING_NEGATIVES, EMA_DECAY = "hardest", 0.99
+
+
+def _decay(text: str) -> float:
+    """argparse type: a moving average's decay, in [0, 1)."""
+    value = unit_interval_float(text)
+    if value == 1.0:
+        raise argparse.ArgumentTypeError("must be below 1 (a decay of 1 would never move the average); 0 turns it off")
+    return value
 
 
 def _train_t2i(args: argparse.Namespace) -> int:
@@ -24,6 +33,7 @@ def _train_t2i(args: argparse.Namespace) -> int:
                        learning_rate=args.learning_rate, d_learning_rate=args.d_learning_rate,
                        matching_weight=(args.matching_weight if args.matching_weight is not None
                                         else 0.0 if args.pretrain_steps == 0 else MATCHING_WEIGHT),
+                       matching_negatives=args.matching_negatives, ema_decay=args.ema_decay,
                        distribute=args.distribute, devices=args.devices,
                        deterministic=args.deterministic, limit=args.limit,
                        pretrain_steps=args.pretrain_steps, train_text_encoder=args.pretrain_steps == 0)
@@ -81,6 +91,12 @@ def register(commands, bench, train, sample) -> None:
     parser.add_argument("--matching-weight", type=non_negative_float, default=None,
                         help=f"weight of the generator's matching term (the frozen DS-SJE image encoder scores its "
                              f"images against their captions); default {MATCHING_WEIGHT}, 0 with --pretrain-steps 0")
+    parser.add_argument("--matching-negatives", choices=("hardest", "mean"), default=MATCHING_NEGATIVES,
+                        help="which other captions of the batch the matching term's hinge counts: the most "
+                             "violating one (VSE++) or all, averaged")
+    parser.add_argument("--ema-decay", type=_decay, default=EMA_DECAY,
+                        help="decay of the moving average of the generator's weights that draws the images "
+                             "(0: draw with the generator itself)")
     parser.add_argument("--limit", type=positive_int, help="use only this many training examples")
     parser.add_argument("--pretrain-steps", type=non_negative_int, default=4000,
                         help="DS-SJE pretraining steps of the text encoder (0: train it jointly with the GAN)")

@@ -16,7 +16,13 @@ Synthesis", ICML 2016. With ψ(t) the text encoder and φ(t) = LeakyReLU(Dense(�
   in the batch: L_G += μ · mean_{j: other caption} [max(0, 1 + s_ij − s_ii) + max(0, 1 + s_ji − s_ii)] with
   s_ij = ⟨φ_I(G(z_i, h_i)), h_j⟩. This is the sentence-level form of AttnGAN's DAMSM loss (Xu et al., CVPR
   2018); it gives G a direct signal for every attribute the caption names from the first step, where the
-  matching-aware discriminator has to discover them first.
+  matching-aware discriminator has to discover them first. With ``matching_negatives="hardest"`` the mean over
+  the other captions becomes the maximum (VSE++, Faghri et al. 2018): most captions of a batch differ from an
+  image's own in colour or position, which G gets right early, and their satisfied hinges would drown the few
+  that differ only in shape.
+* Weight average (optional, ``ema_decay`` d): images are drawn with an exponential moving average of G's
+  weights, θ̄ ← d·θ̄ + (1 − d)·θ after every G step (Karras et al. 2018; Yazıcı et al., ICLR 2019), which
+  smooths out the oscillation of G's attributes from one step to the next.
 
 All weights start from N(0, 0.02) (BatchNorm scales from N(1, 0.02)), as in DCGAN.
 """
@@ -37,6 +43,7 @@ import zoo.text.encoders  # noqa: E402,F401
 from zoo.text.joint_embedding import ds_sje_terms
 
 MISMATCHES = ("random", "hardest")
+MATCHING_NEGATIVES = ("mean", "hardest")
 INIT = keras.initializers.RandomNormal(0.0, 0.02)
 GAMMA_INIT = keras.initializers.RandomNormal(1.0, 0.02)
 
@@ -64,7 +71,7 @@ def text_projection(dim, name):
                             name=name)
 
 
-def build_generator(image_size, z_dim, text_dim, text_proj_dim, ngf):
+def build_generator(image_size, z_dim, text_dim, text_proj_dim, ngf, name="generator"):
     """G(z, ψ(t)) → image [B, S, S, 3] in [−1, 1]."""
     doublings = int(math.log2(image_size // 4))
     z = keras.Input((z_dim,), name="z")
@@ -81,7 +88,7 @@ def build_generator(image_size, z_dim, text_dim, text_proj_dim, ngf):
         x = layers.ReLU()(_batch_norm(f"g_bn{index}")(x))
     image = layers.Conv2DTranspose(3, 4, strides=2, padding="same", activation="tanh", kernel_initializer=INIT,
                                    name="g_image")(x)
-    return keras.Model([z, text], image, name="generator")
+    return keras.Model([z, text], image, name=name)
 
 
 def build_discriminator(image_size, text_dim, text_proj_dim, ndf):
@@ -148,6 +155,12 @@ class TextToImageGAN(keras.Model):
         image_encoder: optional frozen image encoder φ_I (images in [0, 1] → the text embedding's space), from
             the DS-SJE pretraining of the text encoder; with ``matching_weight`` > 0 it adds the matching term.
         matching_weight: μ of the matching term (0 turns it off).
+        matching_negatives: which of the batch's other captions the matching term's hinge counts: ``"mean"`` (all,
+            averaged, as DS-SJE) or ``"hardest"`` (the most violating one in each direction, VSE++, Faghri et al.
+            2018).
+        ema_decay: d > 0 keeps an exponential moving average of the generator's weights (``generator_ema``,
+            updated after every G step; Karras et al. 2018, Yazıcı et al. 2019) and draws every image with it
+            (:attr:`sampler`); 0 draws with the generator itself.
         with_discriminator: False builds the text encoder and generator only: a model for generating (see
             :meth:`for_generation`), smaller to ship, that cannot be trained.
     Data for ``fit``: dicts ``{"image": [B, S, S, 3] in [−1, 1], "text_ids": int32 [B, L]}``, optionally with
@@ -157,7 +170,8 @@ class TextToImageGAN(keras.Model):
 
     def __init__(self, text_encoder, image_size=64, z_dim=100, text_proj_dim=128, ngf=64, ndf=64,
                  train_text_encoder=False, interpolation_weight=1.0, beta=0.5, max_length=201, real_label=1.0,
-                 instance_noise=0.0, mismatch="random", image_encoder=None, matching_weight=0.0, with_discriminator=True, **kwargs):
+                 instance_noise=0.0, mismatch="random", image_encoder=None, matching_weight=0.0, matching_negatives="mean",
+                 ema_decay=0.0, with_discriminator=True, **kwargs):
         super().__init__(**kwargs)
         if isinstance(text_encoder, dict):
             text_encoder = keras.saving.deserialize_keras_object(text_encoder)
@@ -200,14 +214,28 @@ class TextToImageGAN(keras.Model):
         self.text_encoder.trainable = self.train_text_encoder
         self.image_encoder = image_encoder
         self.matching_weight = float(matching_weight)
+        if matching_negatives not in MATCHING_NEGATIVES:
+            raise ValueError(f"`matching_negatives` must be one of {', '.join(MATCHING_NEGATIVES)}, "
+                             f"got {matching_negatives!r}")
+        self.matching_negatives = matching_negatives
         if image_encoder is not None:
             image_encoder.trainable = False
         text_dim = self._text_dim()
         self.generator = build_generator(self.image_size, self.z_dim, text_dim, self.text_proj_dim, self.ngf)
+        if isinstance(ema_decay, bool) or not 0.0 <= float(ema_decay) < 1.0:
+            raise ValueError(f"`ema_decay` (of the generator's weight average) must be in [0, 1), got {ema_decay!r}; "
+                             "0 turns the average off")
+        self.ema_decay = float(ema_decay)
+        self.generator_ema = None
+        if self.ema_decay > 0:
+            self.generator_ema = build_generator(self.image_size, self.z_dim, text_dim, self.text_proj_dim,
+                                                 self.ngf, name="generator_ema")
+            self.generator_ema.trainable = False
         self.with_discriminator = bool(with_discriminator)
-        if not self.with_discriminator and (self.matching_weight > 0 or image_encoder is not None):
-            raise ValueError("a model without discriminator is for generating only; it takes no image_encoder "
-                             "or matching_weight")
+        if not self.with_discriminator and (self.matching_weight > 0 or image_encoder is not None
+                                            or self.ema_decay > 0):
+            raise ValueError("a model without discriminator is for generating only; it takes no image_encoder, "
+                             "matching_weight or ema_decay")
         self.discriminator = (build_discriminator(self.image_size, text_dim, self.text_proj_dim, self.ndf)
                               if self.with_discriminator else None)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
@@ -236,6 +264,10 @@ class TextToImageGAN(keras.Model):
         ids = ops.zeros((1, self.max_length), dtype="int32")
         embedding = self.text_encoder(ids)
         self.generator([ops.zeros((1, self.z_dim)), embedding])
+        if self.generator_ema is not None:
+            self.generator_ema([ops.zeros((1, self.z_dim)), embedding])
+            for average, value in zip(self.generator_ema.weights, self.generator.weights):
+                average.assign(value)
         if self.discriminator is not None:
             self.discriminator([ops.zeros((1, self.image_size, self.image_size, 3)), embedding])
         if self.image_encoder is not None:
@@ -243,6 +275,11 @@ class TextToImageGAN(keras.Model):
         self.built = True
 
     # ----------------------------------------------------------------------------------------------- inference
+    @property
+    def sampler(self):
+        """The generator that draws images: the weight average when ``ema_decay`` > 0, else the generator."""
+        return self.generator_ema if self.generator_ema is not None else self.generator
+
     def encode_text(self, captions_or_ids, training=False):
         """ψ(t) for captions (strings, encoded with the encoder's vocabulary) or int ids [B, L]."""
         if isinstance(captions_or_ids, str) or (isinstance(captions_or_ids, (list, tuple)) and captions_or_ids
@@ -255,7 +292,7 @@ class TextToImageGAN(keras.Model):
     def call(self, inputs, training=False):
         """Images for ``{"z": [B, z_dim], "text_ids": [B, L]}`` (or ``(z, text_ids)``)."""
         z, ids = (inputs["z"], inputs["text_ids"]) if isinstance(inputs, dict) else inputs
-        return self.generator([z, self.text_encoder(ids, training=training)], training=training)
+        return self.sampler([z, self.text_encoder(ids, training=training)], training=training)
 
     def fixed_noise(self, n, seed=0):
         """``n`` noise vectors z ~ N(0, I) that depend only on ``seed`` (for sample grids across epochs)."""
@@ -272,7 +309,7 @@ class TextToImageGAN(keras.Model):
         if z is None:
             z = keras.random.normal((len(captions) * n, self.z_dim), seed=seed)
         z = ops.convert_to_tensor(z, dtype=repeated.dtype)
-        images = self.generator([z, repeated], training=False)
+        images = self.sampler([z, repeated], training=False)
         return ops.convert_to_numpy(images).reshape(len(captions), n, *images.shape[1:])
 
     def interpolate(self, caption_a, caption_b, steps=8, n=1, seed=None):
@@ -285,7 +322,7 @@ class TextToImageGAN(keras.Model):
         path = (1.0 - betas) * a + betas * b  # [steps, E]
         z = keras.random.normal((n, 1, self.z_dim), seed=seed)
         z = ops.reshape(ops.broadcast_to(z, (n, steps, self.z_dim)), (n * steps, self.z_dim))
-        images = self.generator([z, ops.tile(path, (n, 1))], training=False)
+        images = self.sampler([z, ops.tile(path, (n, 1))], training=False)
         return ops.convert_to_numpy(images).reshape(n, steps, *images.shape[1:])
 
     # ----------------------------------------------------------------------------------------------- training
@@ -403,6 +440,8 @@ class TextToImageGAN(keras.Model):
         self.d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, d_variables), d_variables))
         g_variables = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, g_variables), g_variables))
+        if self.generator_ema is not None:
+            self._update_generator_ema()
         # Per-example values: the Mean trackers' totals and counts are summed across replicas, so the result is
         # the mean over every example seen, however the global batch was split.
         self.d_loss_tracker.update_state(d_per_example)
@@ -414,6 +453,15 @@ class TextToImageGAN(keras.Model):
             self.matching_tracker.update_state(matching)
         return {metric.name: metric.result() for metric in self.metrics}
 
+    def _update_generator_ema(self):
+        """θ̄ ← d_t·θ̄ + (1 − d_t)·θ over all of G's weights (BatchNorm statistics included), with
+        d_t = min(d, (1 + t)/(10 + t)) after t generator updates (tf.train.ExponentialMovingAverage's warm-up), so
+        the average forgets the random initialisation within the first steps."""
+        steps = tf.cast(self.g_optimizer.iterations, tf.float32)
+        decay = tf.minimum(self.ema_decay, (1.0 + steps) / (10.0 + steps))
+        for average, value in zip(self.generator_ema.weights, self.generator.weights):
+            average.assign(decay * average + (1.0 - decay) * tf.cast(value, average.dtype))
+
     def _matching(self, fake, text, keys=None):
         """Per-example matching term: the DS-SJE hinge of the generated images against this replica's captions
         (both directions), averaged over the captions of another ``match_key`` (every other one without keys)."""
@@ -422,9 +470,16 @@ class TextToImageGAN(keras.Model):
         if keys is None:
             keys = tf.range(tf.shape(fake)[0])
         keys = tf.reshape(keys, (-1,))
-        per_pair, _ = ds_sje_terms(image_embeddings, text_embeddings, keys)
-        negatives = tf.reduce_sum(tf.cast(tf.not_equal(keys[:, None], keys[None, :]), per_pair.dtype), axis=1)
-        return per_pair / tf.maximum(negatives, 1.0)
+        if self.matching_negatives == "mean":
+            per_pair, _ = ds_sje_terms(image_embeddings, text_embeddings, keys)
+            negatives = tf.reduce_sum(tf.cast(tf.not_equal(keys[:, None], keys[None, :]), per_pair.dtype), axis=1)
+            return per_pair / tf.maximum(negatives, 1.0)
+        scores = tf.matmul(image_embeddings, text_embeddings, transpose_b=True)
+        negative = tf.not_equal(keys[:, None], keys[None, :])
+        matched = tf.linalg.diag_part(scores)
+        image_to_text = tf.where(negative, tf.nn.relu(1.0 + scores - matched[:, None]), 0.0)
+        text_to_image = tf.where(negative, tf.nn.relu(1.0 + scores - matched[None, :]), 0.0)
+        return tf.reduce_max(image_to_text, axis=1) + tf.reduce_max(text_to_image, axis=0)
 
     def get_config(self):
         return {**super().get_config(),
@@ -436,15 +491,16 @@ class TextToImageGAN(keras.Model):
                 "instance_noise": self.instance_noise, "mismatch": self.mismatch,
                 "image_encoder": (keras.saving.serialize_keras_object(self.image_encoder)
                                   if self.image_encoder is not None else None),
-                "matching_weight": self.matching_weight, "with_discriminator": self.with_discriminator}
+                "matching_weight": self.matching_weight, "matching_negatives": self.matching_negatives,
+                "ema_decay": self.ema_decay, "with_discriminator": self.with_discriminator}
 
     def for_generation(self) -> TextToImageGAN:
         """A copy with this model's text encoder and generator (weights included) and no discriminator or matching
         image encoder: what a user needs to generate, at a fraction of the size (the bundled presets)."""
         config = self.get_config()
-        config.update(image_encoder=None, matching_weight=0.0, with_discriminator=False)
+        config.update(image_encoder=None, matching_weight=0.0, ema_decay=0.0, with_discriminator=False)
         copy = TextToImageGAN.from_config(config)
         copy.build()
         copy.text_encoder.set_weights(self.text_encoder.get_weights())
-        copy.generator.set_weights(self.generator.get_weights())
+        copy.generator.set_weights(self.sampler.get_weights())
         return copy

@@ -84,6 +84,8 @@ class T2IConfig:
     instance_noise: float = 0.0
     mismatch: str = "random"
     matching_weight: float = 1.0
+    matching_negatives: str = "hardest"
+    ema_decay: float = 0.99
     distribute: str = "none"
     devices: int | None = None
     deterministic: bool = False
@@ -204,7 +206,8 @@ def build_gan(config: T2IConfig, encoder, image_encoder=None) -> TextToImageGAN:
                            real_label=config.real_label, instance_noise=config.instance_noise,
                            mismatch=config.mismatch,
                            image_encoder=image_encoder if config.matching_weight > 0 else None,
-                           matching_weight=config.matching_weight)
+                           matching_weight=config.matching_weight,
+                           matching_negatives=config.matching_negatives, ema_decay=config.ema_decay)
     model.compile(d_optimizer=keras.optimizers.Adam(config.d_learning_rate, beta_1=0.5),
                   g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=0.5))
     return model

@@ -128,6 +128,61 @@ def test_matching_term_trains_generator_but_not_the_frozen_image_encoder():
     np.testing.assert_allclose(model._matching(fake, text, keys).numpy(), expected, rtol=1e-5, atol=1e-6)
 
 
+def test_hardest_negative_matching_term_equals_a_loop():
+    """VSE++ form: in each direction the largest hinge over the captions of another key, not their mean."""
+    keras.utils.set_random_seed(1)
+    image_encoder = _image_encoder()
+    model = _tiny_gan(image_encoder=image_encoder, matching_weight=1.0, matching_negatives="hardest")
+    fake = tf.random.uniform((5, 16, 16, 3), -1, 1)
+    text = model.encode_text(["a red circle", "a blue square", "a red circle", "a white box", "a green star"]) * 30.0
+    keys = tf.constant([0, 1, 0, 3, 4])
+    scores = image_encoder((fake + 1) / 2).numpy() @ text.numpy().T
+    expected = []
+    for i in range(5):
+        others = [j for j in range(5) if keys[j] != keys[i]]
+        expected.append(max(max(0, 1 + scores[i, j] - scores[i, i]) for j in others)
+                        + max(max(0, 1 + scores[j, i] - scores[i, i]) for j in others))
+    got = model._matching(fake, text, keys).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    mean = _tiny_gan(image_encoder=image_encoder, matching_weight=1.0)._matching(fake, text, keys).numpy()
+    assert np.all(got >= mean / 2 - 1e-6) and not np.allclose(got, mean)
+    with pytest.raises(ValueError, match="matching_negatives"):
+        _tiny_gan(image_encoder=image_encoder, matching_weight=1.0, matching_negatives="all")
+
+
+def test_generator_weight_average_follows_the_generator_and_draws_the_images(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = _tiny_gan(ema_decay=0.9)
+    assert all(np.array_equal(a.numpy(), w.numpy())
+               for a, w in zip(model.generator_ema.weights, model.generator.weights))
+    assert not model.generator_ema.trainable_weights  # never trained, only averaged
+    data = {"image": np.random.default_rng(0).uniform(-1, 1, (8, 16, 16, 3)).astype("float32"),
+            "text_ids": model.vocab.encode(["a red circle", "a blue square"] * 4, 24)}
+    step = tf.function(model.train_step)
+    averages = [w.numpy().astype(np.float64) for w in model.generator.weights]
+    for t in range(1, 21):  # θ̄ ← d_t θ̄ + (1 − d_t) θ with d_t = min(0.9, (1 + t) / (10 + t))
+        step(data)
+        decay = min(0.9, (1 + t) / (10 + t))
+        averages = [decay * a + (1 - decay) * w.numpy() for a, w in zip(averages, model.generator.weights)]
+    for average, expected in zip(model.generator_ema.weights, averages):
+        np.testing.assert_allclose(average.numpy(), expected, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(model.generator_ema.weights[0].numpy(), model.generator.weights[0].numpy())
+    z = model.fixed_noise(2, seed=3)
+    drawn = model.generate(["a red circle"], n=2, z=z)[0]
+    z, embedding = tf.constant(z), model.encode_text(["a red circle"] * 2)
+    np.testing.assert_allclose(drawn, model.generator_ema([z, embedding], training=False), atol=1e-6)
+    assert not np.allclose(drawn, model.generator([z, embedding], training=False), atol=1e-4)
+    model.save(tmp_path / "ema.keras")
+    loaded = keras.models.load_model(tmp_path / "ema.keras", safe_mode=True)
+    assert loaded.ema_decay == 0.9
+    np.testing.assert_allclose(loaded.generate(["a red circle"], n=2, z=z)[0], drawn, atol=1e-6)
+    copy = model.for_generation()  # ships the average as its generator
+    assert copy.generator_ema is None
+    np.testing.assert_allclose(copy.generate(["a red circle"], n=2, z=z)[0], drawn, atol=1e-6)
+    with pytest.raises(ValueError, match="ema_decay"):
+        _tiny_gan(ema_decay=1.0)
+
+
 def test_matching_term_needs_an_image_encoder():
     with pytest.raises(ValueError, match="image_encoder"):
         _tiny_gan(matching_weight=1.0)

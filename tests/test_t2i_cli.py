@@ -79,8 +79,10 @@ def test_cli_defaults_are_the_config_defaults():
     from gan.train import T2IConfig
 
     defaults = T2IConfig()
-    assert (commands.G_LEARNING_RATE, commands.D_LEARNING_RATE, commands.MATCHING_WEIGHT) == (
-        defaults.learning_rate, defaults.d_learning_rate, defaults.matching_weight)
+    assert (commands.G_LEARNING_RATE, commands.D_LEARNING_RATE, commands.MATCHING_WEIGHT,
+            commands.MATCHING_NEGATIVES, commands.EMA_DECAY) == (
+        defaults.learning_rate, defaults.d_learning_rate, defaults.matching_weight, defaults.matching_negatives,
+        defaults.ema_decay)
     with pytest.raises(ValueError, match="--matching-weight 0"):
         T2IConfig(pretrain_steps=0)
     assert T2IConfig(pretrain_steps=0, matching_weight=0.0).matching_weight == 0.0
