@@ -47,13 +47,18 @@ class T2IConfig:
     """Everything a run depends on, as plain data (saved to ``config.json``).
 
     The defaults are the quickstart on ``shapes``: 32×32 images, ngf = ndf = 32, 4,000 DS-SJE pretraining steps
-    of the text encoder and 15 epochs of 100 GAN steps; Reed et al.'s setting is image_size=64, ngf=ndf=64.
+    of the text encoder and 20 epochs of 100 GAN steps; Reed et al.'s setting is image_size=64, ngf=ndf=64.
     Learning rates: G 1e-3 and D 2e-4 (Adam, β₁ = 0.5). With G at Reed et al.'s 2e-4 (D at 2e-4 or 1e-4), D
     separated real from fake within a few hundred steps and G followed no colour word (with D at 1e-4 it collapsed
-    to one blurry image for every caption and noise); with the faster G the two stay balanced (D's score of fakes
-    near 0.5). ``matching_weight`` 1 adds the generator's
-    matching term (see :class:`gan.model.TextToImageGAN`); without it colour and shape words were followed far
-    less after the same number of steps.
+    to one blurry image for every caption and noise).
+
+    The generator's matching term (see :class:`gan.model.TextToImageGAN`) carries most of what G learns about the
+    caption in this budget. Held-out shape / colour accuracy after 1,500 steps, from the same pretrained encoders:
+    weight 1, mean over the other captions: 0.32-0.45 / 0.55-0.67; weight 3: 0.55 / 0.60; weight 3, hardest
+    caption (VSE++): 0.67 / 0.77; weight 8, hardest: 0.61-0.74 / 0.75-0.83; weight 16, hardest: 0.65 / 0.79.
+    Drawing with the generator's weight average (``ema_decay`` 0.99) added 0.03-0.07 to both in the same runs, and
+    2,000 steps instead of 1,500 another 0.03-0.09 to shape (0.70-0.72 / 0.82-0.91 over two seeds).
+    """
     """
 
     dataset: str = "shapes"
@@ -61,7 +66,7 @@ class T2IConfig:
     captions_dir: str | None = None
     image_size: int = 32
     batch_size: int = 64
-    epochs: int = 15
+    epochs: int = 20
     steps_per_epoch: int = 100
     seed: int = 0
     z_dim: int = 100
