@@ -57,8 +57,7 @@ class T2IConfig:
     weight 1, mean over the other captions: 0.32-0.45 / 0.55-0.67; weight 3: 0.55 / 0.60; weight 3, hardest
     caption (VSE++): 0.67 / 0.77; weight 8, hardest: 0.61-0.74 / 0.75-0.83; weight 16, hardest: 0.65 / 0.79.
     Drawing with the generator's weight average (``ema_decay`` 0.99) added 0.03-0.07 to both in the same runs, and
-    2,000 steps instead of 1,500 another 0.03-0.09 to shape (0.70-0.72 / 0.82-0.91 over two seeds).
-    """
+    2,000 steps instead of 1,500 another 0.03-0.09 to shape (0.70-0.72 / 0.82-0.90 over two seeds).
     """
 
     dataset: str = "shapes"
