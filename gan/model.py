@@ -226,11 +226,6 @@ class TextToImageGAN(keras.Model):
             raise ValueError(f"`ema_decay` (of the generator's weight average) must be in [0, 1), got {ema_decay!r}; "
                              "0 turns the average off")
         self.ema_decay = float(ema_decay)
-        self.generator_ema = None
-        if self.ema_decay > 0:
-            self.generator_ema = build_generator(self.image_size, self.z_dim, text_dim, self.text_proj_dim,
-                                                 self.ngf, name="generator_ema")
-            self.generator_ema.trainable = False
         self.with_discriminator = bool(with_discriminator)
         if not self.with_discriminator and (self.matching_weight > 0 or image_encoder is not None
                                             or self.ema_decay > 0):
@@ -248,6 +243,13 @@ class TextToImageGAN(keras.Model):
         # checkpoints carry it, so a resumed run draws what an uninterrupted one would (seeded by
         # keras.utils.set_random_seed through Python's `random`; created last, so it changes no other draw).
         self.noise_seed = keras.random.SeedGenerator(name="noise_seed")
+        # The average starts as a copy of G (in `build`); built after everything else, its initialisers draw no
+        # number that another part of the model would have drawn, so turning it on changes no other weight.
+        self.generator_ema = None
+        if self.ema_decay > 0:
+            self.generator_ema = build_generator(self.image_size, self.z_dim, text_dim, self.text_proj_dim,
+                                                 self.ngf, name="generator_ema")
+            self.generator_ema.trainable = False
 
     def _text_dim(self):
         for name in ("output_dim", "units"):

@@ -230,7 +230,10 @@ def test_two_logical_cpus_reproduce_one_device_gan():
     results, _ = _run_script(GAN_REPLICAS, timeout=600)
     exact, per_replica = results["synchronized=True"], results["synchronized=False"]
     assert exact["steps"] == [5, 5] and per_replica["steps"] == [5, 5]
-    assert exact["loss_rtol"] < 1e-5 and exact["weight_atol"] < 1e-4, exact
+    # Adam moves every weight by about its learning rate whatever the gradient's size, so a gradient that is zero
+    # up to rounding (two replicas sum in an order that varies from run to run) can move a weight by up to ±lr
+    # per step either way: 5 steps at 2e-4 bound the weights by 2e-3 (seen: 1e-6 to 3.4e-4); the losses are exact.
+    assert exact["loss_rtol"] < 1e-5 and exact["weight_atol"] < 2e-3, exact
     assert 0 < per_replica["loss_rtol"] < 1e-2, per_replica  # per-replica BatchNorm statistics: close, not equal
 
 

@@ -86,3 +86,24 @@ def test_cli_defaults_are_the_config_defaults():
     with pytest.raises(ValueError, match="--matching-weight 0"):
         T2IConfig(pretrain_steps=0)
     assert T2IConfig(pretrain_steps=0, matching_weight=0.0).matching_weight == 0.0
+
+
+def test_matching_and_average_flags_reach_the_config(monkeypatch, capsys):
+    import gan.train
+
+    seen = {}
+
+    def fake_train(config, out_dir):
+        seen["config"] = config
+        return {"stopped": None, "images_per_second": 1.0}
+
+    monkeypatch.setattr(gan.train, "train_t2i", fake_train)
+    assert main(["train", "t2i", "--matching-negatives", "mean", "--ema-decay", "0", "--no-evaluate",
+                 "--out", "unused"]) == 0
+    assert (seen["config"].matching_negatives, seen["config"].ema_decay) == ("mean", 0.0)
+    assert main(["train", "t2i", "--no-evaluate", "--out", "unused"]) == 0
+    assert (seen["config"].matching_negatives, seen["config"].ema_decay) == ("hardest", 0.99)
+    assert main(["train", "t2i", "--ema-decay", "1"]) == 2
+    assert "below 1" in capsys.readouterr().err
+    assert main(["train", "t2i", "--matching-negatives", "all"]) == 2
+    assert "hardest" in capsys.readouterr().err
