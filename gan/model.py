@@ -170,8 +170,8 @@ class TextToImageGAN(keras.Model):
 
     def __init__(self, text_encoder, image_size=64, z_dim=100, text_proj_dim=128, ngf=64, ndf=64,
                  train_text_encoder=False, interpolation_weight=1.0, beta=0.5, max_length=201, real_label=1.0,
-                 instance_noise=0.0, mismatch="random", image_encoder=None, matching_weight=0.0, matching_negatives="mean",
-                 ema_decay=0.0, with_discriminator=True, **kwargs):
+                 instance_noise=0.0, mismatch="random", image_encoder=None, matching_weight=0.0,
+                 matching_negatives="mean", ema_decay=0.0, with_discriminator=True, **kwargs):
         super().__init__(**kwargs)
         if isinstance(text_encoder, dict):
             text_encoder = keras.saving.deserialize_keras_object(text_encoder)
@@ -466,7 +466,8 @@ class TextToImageGAN(keras.Model):
 
     def _matching(self, fake, text, keys=None):
         """Per-example matching term: the DS-SJE hinge of the generated images against this replica's captions
-        (both directions), averaged over the captions of another ``match_key`` (every other one without keys)."""
+        (both directions), over the captions of another ``match_key`` (every other one without keys): their mean,
+        or with ``matching_negatives="hardest"`` the largest hinge in each direction."""
         image_embeddings = self.image_encoder((fake + 1.0) / 2.0, training=False)
         text_embeddings = tf.stop_gradient(text)
         if keys is None:
@@ -497,8 +498,9 @@ class TextToImageGAN(keras.Model):
                 "ema_decay": self.ema_decay, "with_discriminator": self.with_discriminator}
 
     def for_generation(self) -> TextToImageGAN:
-        """A copy with this model's text encoder and generator (weights included) and no discriminator or matching
-        image encoder: what a user needs to generate, at a fraction of the size (the bundled presets)."""
+        """A copy with this model's text encoder and generator (weights included; the weight average's when there
+        is one) and no discriminator or matching image encoder: what a user needs to generate, at a fraction of the
+        size (the bundled presets)."""
         config = self.get_config()
         config.update(image_encoder=None, matching_weight=0.0, ema_decay=0.0, with_discriminator=False)
         copy = TextToImageGAN.from_config(config)

@@ -145,7 +145,7 @@ def test_hardest_negative_matching_term_equals_a_loop():
     got = model._matching(fake, text, keys).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
     mean = _tiny_gan(image_encoder=image_encoder, matching_weight=1.0)._matching(fake, text, keys).numpy()
-    assert np.all(got >= mean / 2 - 1e-6) and not np.allclose(got, mean)
+    assert np.all(got >= mean - 1e-5) and not np.allclose(got, mean)  # a maximum is at least the mean
     with pytest.raises(ValueError, match="matching_negatives"):
         _tiny_gan(image_encoder=image_encoder, matching_weight=1.0, matching_negatives="all")
 
