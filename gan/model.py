@@ -473,16 +473,12 @@ class TextToImageGAN(keras.Model):
         if keys is None:
             keys = tf.range(tf.shape(fake)[0])
         keys = tf.reshape(keys, (-1,))
-        if self.matching_negatives == "mean":
-            per_pair, _ = ds_sje_terms(image_embeddings, text_embeddings, keys)
-            negatives = tf.reduce_sum(tf.cast(tf.not_equal(keys[:, None], keys[None, :]), per_pair.dtype), axis=1)
-            return per_pair / tf.maximum(negatives, 1.0)
-        scores = tf.matmul(image_embeddings, text_embeddings, transpose_b=True)
-        negative = tf.not_equal(keys[:, None], keys[None, :])
-        matched = tf.linalg.diag_part(scores)
-        image_to_text = tf.where(negative, tf.nn.relu(1.0 + scores - matched[:, None]), 0.0)
-        text_to_image = tf.where(negative, tf.nn.relu(1.0 + scores - matched[None, :]), 0.0)
-        return tf.reduce_max(image_to_text, axis=1) + tf.reduce_max(text_to_image, axis=0)
+        hardest = self.matching_negatives == "hardest"
+        per_pair, _ = ds_sje_terms(image_embeddings, text_embeddings, keys, reduce="max" if hardest else "sum")
+        if hardest:
+            return per_pair
+        negatives = tf.reduce_sum(tf.cast(tf.not_equal(keys[:, None], keys[None, :]), per_pair.dtype), axis=1)
+        return per_pair / tf.maximum(negatives, 1.0)
 
     def get_config(self):
         return {**super().get_config(),

@@ -261,3 +261,20 @@ def test_captioned_demo_full(shared_data_dir, name):
                                              train_size=10_000, test_size=2_000, seed=0)
     assert metrics["zero_shot_accuracy"] > (0.85 if name == "mnist" else 0.65), metrics
     assert metrics["zero_shot_accuracy_unseen_templates"] > (0.85 if name == "mnist" else 0.65), metrics
+
+
+def test_ds_sje_terms_hardest_negative_is_the_largest_hinge():
+    rng = np.random.default_rng(0)
+    images, texts = rng.normal(size=(5, 3)).astype("float32"), rng.normal(size=(5, 3)).astype("float32")
+    labels = np.array([0, 1, 0, 2, 3])
+    scores = images @ texts.T
+    summed = keras.ops.convert_to_numpy(ds_sje_terms(images, texts, labels)[0])
+    hardest = keras.ops.convert_to_numpy(ds_sje_terms(images, texts, labels, reduce="max")[0])
+    for i in range(5):
+        others = [j for j in range(5) if labels[j] != labels[i]]
+        image_to_text = [max(0.0, 1 + scores[i, j] - scores[i, i]) for j in others]
+        text_to_image = [max(0.0, 1 + scores[j, i] - scores[i, i]) for j in others]
+        np.testing.assert_allclose(summed[i], sum(image_to_text) + sum(text_to_image), rtol=1e-5)
+        np.testing.assert_allclose(hardest[i], max(image_to_text) + max(text_to_image), rtol=1e-5)
+    with pytest.raises(ValueError, match="reduce"):
+        ds_sje_terms(images, texts, labels, reduce="mean")

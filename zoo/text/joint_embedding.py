@@ -26,8 +26,16 @@ from keras import ops
 from zoo.text.vocab import CharVocab
 
 
-def ds_sje_terms(image_embeddings, text_embeddings, labels=None, margin=1.0):
-    """Per-pair DS-SJE losses ``[n]`` and text→image top-1 hits ``[n]`` (float 0/1) of one batch."""
+def ds_sje_terms(image_embeddings, text_embeddings, labels=None, margin=1.0, reduce="sum"):
+    """Per-pair DS-SJE losses ``[n]`` and text→image top-1 hits ``[n]`` (float 0/1) of one batch.
+
+    Each pair's loss adds, in both directions, the hinges max(0, margin + s_other − s_matched) over the pairs of
+    another label: their sum (``reduce="sum"``, DS-SJE) or only the largest (``"max"``, the hardest negative of
+    VSE++, Faghri et al. 2018).
+    """
+    if reduce not in ("sum", "max"):
+        raise ValueError(f"`reduce` must be 'sum' or 'max', got {reduce!r}")
+    total = ops.sum if reduce == "sum" else ops.max
     scores = ops.matmul(image_embeddings, ops.transpose(text_embeddings))  # s[i, j] = <φ(v_i), ψ(t_j)>
     n = ops.shape(scores)[0]
     if labels is None:
@@ -37,8 +45,8 @@ def ds_sje_terms(image_embeddings, text_embeddings, labels=None, margin=1.0):
         same = ops.equal(ops.expand_dims(labels, 1), ops.expand_dims(labels, 0))
     negatives = ops.cast(ops.logical_not(same), scores.dtype)
     matched = ops.diagonal(scores)
-    image_to_text = ops.sum(negatives * ops.relu(margin + scores - ops.expand_dims(matched, 1)), axis=1)
-    text_to_image = ops.sum(negatives * ops.relu(margin + scores - ops.expand_dims(matched, 0)), axis=0)
+    image_to_text = total(negatives * ops.relu(margin + scores - ops.expand_dims(matched, 1)), axis=1)
+    text_to_image = total(negatives * ops.relu(margin + scores - ops.expand_dims(matched, 0)), axis=0)
     retrieved = ops.argmax(scores, axis=0)  # for caption j, the best image i
     hits = ops.cast(ops.take_along_axis(same, ops.expand_dims(retrieved, 0), axis=0)[0], scores.dtype)
     return image_to_text + text_to_image, hits
