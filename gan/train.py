@@ -54,7 +54,7 @@ class T2IConfig:
 
     The generator's matching term (see :class:`gan.model.TextToImageGAN`) carries most of what G learns about the
     caption in this budget. Held-out shape / colour accuracy after 1,500 steps, from the same pretrained encoders:
-    weight 1, mean over the other captions: 0.32-0.45 / 0.55-0.67; weight 3: 0.55 / 0.60; weight 3, hardest
+    weight 1, mean over the other captions: 0.32-0.48 / 0.55-0.67; weight 3: 0.55 / 0.60; weight 3, hardest
     caption (VSE++): 0.67 / 0.77; weight 8, hardest: 0.60-0.74 / 0.75-0.83 (four runs, two seeds). Drawing with the
     generator's weight average (``ema_decay`` 0.99) added 0.03-0.07 to both in the same runs, and 2,000 steps
     instead of 1,500 added 0.03-0.09 to shape. After 2,000 steps with hardest captions and the average (six runs,
