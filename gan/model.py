@@ -165,7 +165,8 @@ class TextToImageGAN(keras.Model):
             :meth:`for_generation`), smaller to ship, that cannot be trained.
     Data for ``fit``: dicts ``{"image": [B, S, S, 3] in [−1, 1], "text_ids": int32 [B, L]}``, optionally with
     ``"match_key"`` int32 [B] (a class id: captions with equal keys describe the same thing and are never used as
-    each other's mismatch).
+    each other's mismatch). With a frozen text encoder, ``"text_embedding"`` [B, D] (ψ(t) computed beforehand, see
+    :class:`gan.caption_embeddings.CaptionEmbeddings`) may replace ``"text_ids"``.
     """
 
     def __init__(self, text_encoder, image_size=64, z_dim=100, text_proj_dim=128, ngf=64, ndf=64,
@@ -413,14 +414,20 @@ class TextToImageGAN(keras.Model):
         if self.discriminator is None:
             raise ValueError("this text-to-image model was exported for generation (with_discriminator=False) and "
                              "cannot be trained; train the full model from its `kzoo train t2i` folder")
-        images, ids = data["image"], data["text_ids"]
+        images = data["image"]
+        if "text_embedding" in data and self.train_text_encoder:
+            raise ValueError("batches with precomputed \"text_embedding\" need a frozen text encoder "
+                             "(train_text_encoder=False); feed \"text_ids\" to train the encoder")
         batch = tf.shape(images)[0]
         rows = replica_batch_position(batch)
         global_batch = tf.cast(rows[1], tf.float32)
         z = self._noise(rows, batch, self.z_dim)
         z_int = self._noise(rows, batch, self.z_dim)
         with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
-            text = self.text_encoder(ids, training=self.train_text_encoder)
+            if "text_embedding" in data:
+                text = tf.convert_to_tensor(data["text_embedding"], dtype=self.compute_dtype)
+            else:
+                text = self.text_encoder(data["text_ids"], training=self.train_text_encoder)
             wrong = self._mismatched(text, data.get("match_key"))
             fake = self.generator([z, text], training=True)
             s_real = self._discriminate(images, text, rows)

@@ -268,20 +268,34 @@ def pretrain_text_encoder(config: T2IConfig, encoder, out: Path, verbose: int = 
     return image_encoder, {"pretrain": {key: float(values[-1]) for key, values in history.history.items()}}
 
 
-def training_dataset(config: T2IConfig, vocab, global_batch: int, skip_batches: int = 0):
+def training_dataset(config: T2IConfig, vocab, global_batch: int, skip_batches: int = 0, text_encoder=None):
     """``{"image", "text_ids", "match_key"}`` batches, repeated: the captions tokenized in the pipeline. A resumed
     run skips the ``skip_batches`` batches the earlier epochs used (the stream depends only on the seed), so it
-    sees what an uninterrupted run would."""
+    sees what an uninterrupted run would.
+
+    Given the frozen ``text_encoder``, the batches carry ``"text_embedding"`` (ψ(t), looked up in a
+    :class:`gan.caption_embeddings.CaptionEmbeddings` of every caption the stream can serve) instead of
+    ``"text_ids"``, unless that table would pass :data:`gan.caption_embeddings.MAX_BYTES`."""
+    from gan.caption_embeddings import CaptionEmbeddings
     from gan.data import make_dataset
+    from gan.data.loaders import load_raw
     from zoo.text import CharTokenizer
 
-    tokenizer = CharTokenizer(vocab, max_length=config.max_length)
+    examples = load_raw(config.dataset, "train", config.image_size, config.seed, config.data_dir,
+                        config.captions_dir, config.limit, augment=True)
     dataset = make_dataset(config.dataset, split="train", batch_size=global_batch, image_size=config.image_size,
                            seed=config.seed, data_dir=config.data_dir, captions_dir=config.captions_dir,
-                           shuffle=True, repeat=True, limit=config.limit)
+                           shuffle=True, repeat=True, limit=config.limit, examples=examples)
     if skip_batches:
         dataset = dataset.skip(skip_batches)
-    return dataset.map(lambda batch: {"image": batch["image"], "text_ids": tokenizer(batch["caption"]),
+    used_groups = () if examples.caption_group is None else np.unique(examples.caption_group)
+    captions = set(examples.captions).union(*(examples.caption_groups[index] for index in used_groups))
+    if text_encoder is not None and CaptionEmbeddings.fits(len(captions), text_encoder.output_dim):
+        embeddings = CaptionEmbeddings(text_encoder, captions, config.max_length)
+        text = ("text_embedding", embeddings)
+    else:
+        text = ("text_ids", CharTokenizer(vocab, max_length=config.max_length))
+    return dataset.map(lambda batch: {"image": batch["image"], text[0]: text[1](batch["caption"]),
                                       "match_key": match_key(batch["label"])},
                        num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
@@ -346,7 +360,8 @@ def _train_t2i(config: T2IConfig, strategy, out_dir: Path, out: Path, verbose: i
     checkpoint = runtime.ResumableCheckpoint(out_dir / "backup", write_directory=out / "backup")
     initial_epoch = checkpoint.restore(model)
     runtime.agree_across_workers(strategy, resume_epoch=initial_epoch)
-    dataset = training_dataset(config, model.vocab, global_batch, skip_batches=initial_epoch * config.steps_per_epoch)
+    dataset = training_dataset(config, model.vocab, global_batch, skip_batches=initial_epoch * config.steps_per_epoch,
+                               text_encoder=None if config.train_text_encoder else model.text_encoder)
     # Written once the data loaded: a rerun that fails earlier leaves the earlier run's config.json alone.
     runtime.write_json(dataclasses.asdict(config), out / "config.json")
     guard = TrainingGuard(patience=config.collapse_patience)

@@ -60,5 +60,5 @@ def test_t2i_benchmark_measures_the_default_training_step():
     bench_t2i = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench_t2i)
     row = bench_t2i.measure(16, batch_size=4, steps=1, ngf=4, ndf=4, warmup=1)
-    assert row["image_size"] == 16 and row["step_ms"] > 0 and row["images_per_second"] > 0
+    assert row["image_size"] == 16 and row["step_ms"] > 0 and row["images_per_second"] > 0 and row["ids_step_ms"] > 0
     assert row["generate_64_s"] > 0 and row["params"] > 0

@@ -278,3 +278,58 @@ def test_mismatched_captions_never_share_the_match_key():
     np.testing.assert_allclose(_tiny_gan()._mismatched(text).numpy(), text.numpy()[[1, 2, 3, 4, 0]])
     with pytest.raises(ValueError, match="mismatch"):
         _tiny_gan(mismatch="easy")
+
+
+def test_caption_embeddings_are_the_frozen_encoders_rows():
+    """The table holds ψ(t) of each distinct caption as the encoder computes it from the step's tokens (cut at
+    max_length, stripped, lowercased); a caption outside it is an error, not a silent row."""
+    from gan.caption_embeddings import CaptionEmbeddings
+
+    model = _tiny_gan()
+    captions = ["a red circle", "  A Blue Square ", "a green star " * 4, "x"]
+    table = CaptionEmbeddings(model.text_encoder, captions * 3, max_length=24, batch_size=3)
+    assert len(table) == 4 and table.matrix.shape == (4, 24)
+    expected = model.text_encoder(model.vocab.encode(captions, 24), training=False).numpy()
+    np.testing.assert_allclose(table(tf.constant(captions)).numpy(), expected, atol=1e-6)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="outside the set"):
+        table(tf.constant(["a purple hexagon"]))
+    assert CaptionEmbeddings.fits(1000, 256) and not CaptionEmbeddings.fits(10 ** 6, 1024)
+    with pytest.raises(ValueError, match="at least one caption"):
+        CaptionEmbeddings(model.text_encoder, [], 24)
+
+
+def test_precomputed_text_embeddings_train_as_the_encoder_pass():
+    """A step on ``text_embedding`` (the frozen encoder's rows) gives the weights of a step on ``text_ids``; a
+    jointly trained encoder refuses them."""
+    captions = ["a red circle", "a blue square", "a small green star", "a big yellow triangle"] * 2
+    images = np.random.default_rng(1).uniform(-1, 1, (8, 16, 16, 3)).astype("float32")
+    weights = []
+    for kind in ("text_ids", "text_embedding"):
+        keras.utils.set_random_seed(0)
+        model = _tiny_gan()
+        ids = model.vocab.encode(captions, 24)
+        text = ids if kind == "text_ids" else model.text_encoder(ids, training=False).numpy()
+        model.fit({"image": images, kind: text, "match_key": np.arange(8, dtype="int32") % 4}, batch_size=8,
+                  epochs=2, verbose=0)
+        weights.append([w.numpy() for w in model.generator.weights + model.discriminator.weights])
+    for by_ids, by_embeddings in zip(*weights):
+        np.testing.assert_allclose(by_embeddings, by_ids, atol=1e-5)
+    joint = _tiny_gan(train_text_encoder=True)
+    with pytest.raises(ValueError, match="frozen text encoder"):
+        joint.fit({"image": images, "text_embedding": np.zeros((8, 24), "float32")}, batch_size=8, verbose=0)
+
+
+def test_training_stream_carries_the_frozen_encoders_embeddings():
+    """With the frozen encoder, ``training_dataset`` serves ψ(t) in place of the tokens, row for row the encoder's
+    output on the tokens the same stream serves without it."""
+    from gan.train import T2IConfig, training_dataset
+
+    config = T2IConfig(limit=256, max_length=48)
+    encoder = CharRNNEncoder(CharVocab(), embedding_dim=8, cell="gru", units=16, output_dim=24)
+    by_ids = next(iter(training_dataset(config, encoder.vocab, 16, skip_batches=3)))
+    by_embeddings = next(iter(training_dataset(config, encoder.vocab, 16, skip_batches=3, text_encoder=encoder)))
+    assert "text_ids" not in by_embeddings and by_embeddings["text_embedding"].shape == (16, 24)
+    np.testing.assert_array_equal(by_embeddings["image"], by_ids["image"])
+    np.testing.assert_array_equal(by_embeddings["match_key"], by_ids["match_key"])
+    np.testing.assert_allclose(by_embeddings["text_embedding"], encoder(by_ids["text_ids"], training=False),
+                               atol=1e-6)

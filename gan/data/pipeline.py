@@ -15,7 +15,7 @@ from gan.data.loaders import load_raw
 def make_dataset(name: str, split: str = "train", batch_size: int = 64, image_size: int = 64, seed: int = 0,
                  data_dir=None, captions_dir=None, shuffle: bool = True, augment: bool | None = None,
                  repeat: bool = False, limit: int | None = None, resample_captions: bool | None = None,
-                 cache_dir=None):
+                 cache_dir=None, examples=None):
     """A ``tf.data.Dataset`` of batches ``{"image": float32 [B, S, S, 3] in [-1, 1], "caption": string [B],
     "label": int32 [B]}`` (for shapes ``"label"`` is a dict of int32 ``[B]``: shape, colour, size, position).
 
@@ -30,14 +30,16 @@ def make_dataset(name: str, split: str = "train", batch_size: int = 64, image_si
         resample_captions: default ``split == "train"``; draw each example's caption afresh every time it is
             served, from all its alternatives (all of Reed's lines for the image, or all class-name captions
             of its class, or many phrasings of a shapes image), instead of the fixed seeded caption.
+        examples: the :func:`gan.data.load_raw` examples of this name, split and settings when the caller has
+            loaded them already (to read their captions too); loaded here otherwise.
     """
     import tensorflow as tf
 
     batch_size = check_int("batch_size", batch_size, minimum=1)
     augment = split == "train" if augment is None else bool(augment)
     resample_captions = split == "train" if resample_captions is None else bool(resample_captions)
-    raw = load_raw(name, split, image_size, seed, data_dir, captions_dir, limit, augment=augment,
-                   cache_dir=cache_dir)
+    raw = examples if examples is not None else load_raw(name, split, image_size, seed, data_dir, captions_dir,
+                                                         limit, augment=augment, cache_dir=cache_dir)
     n = len(raw)
     drop_remainder = split == "train"
     if drop_remainder and n < batch_size:
