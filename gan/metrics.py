@@ -146,7 +146,9 @@ def _data_key(*parts) -> str:
 def class_classifier(dataset: str, image_size: int, data_dir=None, captions_dir=None, seed: int = 0,
                      max_steps: int = 3000, max_epochs: int = 30):
     """A CNN classifier of ``dataset``'s classes trained on its real training images, and its accuracy on the real
-    test images (the ceiling for generated ones). Cached under :func:`cache_dir`. Returns ``(model, accuracy)``."""
+    test images (the ceiling for generated ones). Whole epochs up to about ``max_steps`` batches of 64 (at most
+    ``max_epochs``); when one epoch is longer, one epoch over a random subset of ``max_steps`` batches. Cached under
+    :func:`cache_dir`. Returns ``(model, accuracy)``."""
     from gan.data import load_examples
     from zoo import runtime
 
@@ -159,9 +161,12 @@ def class_classifier(dataset: str, image_size: int, data_dir=None, captions_dir=
     test = load_examples(dataset, "test", image_size, seed, data_dir, captions_dir)
     classes = int(max(train.labels["class"].max(), test.labels["class"].max())) + 1
     model = build_classifier(image_size, {"class": classes})
-    epochs = int(min(max_epochs, max(1, math.ceil(max_steps / math.ceil(len(train) / 64)))))
-    model.fit(_to_unit(train.images), {"class": train.labels["class"]}, batch_size=64, epochs=epochs, verbose=0,
-              shuffle=True)
+    images, labels = train.images, train.labels["class"]
+    if len(images) > 64 * max_steps:  # fewer steps than one epoch: a random subset of max_steps batches
+        keep = np.sort(np.random.default_rng(seed).permutation(len(images))[:64 * max_steps])
+        images, labels = images[keep], labels[keep]
+    epochs = int(min(max_epochs, max(1, math.ceil(max_steps / math.ceil(len(images) / 64)))))
+    model.fit(_to_unit(images), {"class": labels}, batch_size=64, epochs=epochs, verbose=0, shuffle=True)
     accuracy = accuracies(model, _to_unit(test.images), {"class": test.labels["class"]})
     accuracy["epochs"] = epochs
     runtime.prepare_out_dir(path.parent)

@@ -83,7 +83,7 @@ def test_evaluate_t2i_on_an_mnist_model(shared_data_dir, monkeypatch, tmp_path):
     evaluation models trained into a temporary cache."""
     monkeypatch.setenv("KZOO_CACHE", str(tmp_path / "cache"))
     classifier, retrieval = metrics.class_classifier, metrics.retrieval_embedding
-    monkeypatch.setattr(metrics, "class_classifier", lambda *a, **k: classifier(*a, **k, max_steps=150))
+    monkeypatch.setattr(metrics, "class_classifier", lambda *a, **k: classifier(*a, **k, max_steps=100))
     monkeypatch.setattr(metrics, "retrieval_embedding", lambda *a, **k: retrieval(*a, **k, steps=150))
     run = saved_run(tmp_path, {"dataset": "mnist", "data_dir": str(shared_data_dir / "mnist")})
     result = metrics.evaluate_t2i(run, samples=200)

@@ -60,19 +60,30 @@ def _compare(a_layer, b_layer, x, call_kwargs, loss_weights_rng):
         np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("kind", sorted(KINDS))
-@pytest.mark.parametrize(
-    "batch,steps,go_backwards,masked,zero_output,return_sequences",
-    [
-        (3, 5, False, False, False, True),
-        (20, 6, True, False, False, False),  # 20 rows: the batch is cut into shards
-        (4, 6, False, True, False, True),
-        (17, 5, True, True, True, True),
-        (5, 4, True, True, False, False),
-        (6, 12, True, True, False, True),  # 2 loop iterations of 6 unrolled steps
-        (9, 11, False, True, True, True),  # 11 steps: no divisor up to 10, one step per iteration
-    ],
-)
+LAYOUTS = [  # batch, steps, go_backwards, masked, zero_output, return_sequences
+    (3, 5, False, False, False, True),
+    (20, 6, True, False, False, False),  # 20 rows: the batch is cut into shards
+    (4, 6, False, True, False, True),
+    (17, 5, True, True, True, True),
+    (5, 4, True, True, False, False),
+    (6, 12, True, True, False, True),  # 2 loop iterations of 6 unrolled steps
+    (9, 11, False, True, True, True),  # 11 steps: no divisor up to 10, one step per iteration
+]
+# The variants of a cell (another activation, reset gate or bias) share its loop code: by default they run on
+# three layouts that together cover sharding, masks with zero output, going backwards and the unrolled loop; all
+# seven run with -m slow.
+VARIANT_LAYOUTS = {1, 3, 5}
+
+
+def _kind_layouts():
+    for kind in sorted(KINDS):
+        for index, layout in enumerate(LAYOUTS):
+            variant = kind not in ("elman", "lstm", "gru", "linear")
+            marks = [pytest.mark.slow] if variant and index not in VARIANT_LAYOUTS else []
+            yield pytest.param(kind, *layout, marks=marks, id="-".join(map(str, (*layout, kind))))
+
+
+@pytest.mark.parametrize("kind,batch,steps,go_backwards,masked,zero_output,return_sequences", list(_kind_layouts()))
 def test_fused_equals_cell_in_keras_rnn(monkeypatch, kind, batch, steps, go_backwards, masked, zero_output,
                                        return_sequences):
     monkeypatch.setenv("KZOO_RNN_UNROLL", "10")  # the library's default (conftest turns unrolling off)
