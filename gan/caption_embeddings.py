@@ -1,10 +1,11 @@
 """``CaptionEmbeddings``: the frozen text encoder's ψ(t) of every caption a training stream can serve, computed once.
 
-With a frozen encoder (Reed et al.'s stage 2) ψ(t) of a caption never changes, and the captioned datasets draw
-from a finite set of captions (a shapes combination's phrasings, a class's templates, Reed's ten lines per flower
-image). Encoding that set once and looking the rows up in the ``tf.data`` pipeline replaces the char-RNN pass of
-every training step (on the quickstart, 96 recurrent steps over 64 captions: about a tenth of the step) by a
-gather. The rows are the encoder's outputs in inference mode, as in the step they replace.
+With a frozen encoder (Reed et al.'s stage 2) ψ(t) of a caption never changes, and the captioned datasets draw from
+a finite set of captions (a shapes combination's phrasings, a class's templates, Reed's ten lines per flower image).
+Encoding that set once and looking the rows up in the ``tf.data`` pipeline replaces the char-RNN pass of every
+training step (on the quickstart, 96 recurrent steps over 64 captions: a sixth of the step's time, 141 against 119
+ms measured interleaved) by a gather. The rows are the encoder's outputs in inference mode, as in the step they
+replace.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ MAX_BYTES = 256 * 2 ** 20
 
 
 class CaptionEmbeddings:
-    """ψ(t) for a fixed set of captions; ``embeddings(captions)`` maps a string tensor [B] to float32 [B, D].
+    """ψ(t) for a fixed set of captions; calling it maps a string tensor [B] to float32 [B, D] (in ``tf.data`` too).
 
     Args:
         encoder: the (frozen) character encoder, e.g. ``zoo.text.CharRNNEncoder``.
