@@ -277,56 +277,40 @@ def unroll_factor(steps):
     return max(d for d in range(1, min(limit, steps) + 1) if steps % d == 0)
 
 
-def _blocks(seq, steps, unroll, dtype):
-    """A TensorArray of ``seq`` (T, ...) cut into T/unroll blocks of ``unroll`` consecutive steps."""
-    if unroll == 1:
-        blocked = seq[:, None]
-    else:
-        blocked = tf.reshape(seq, tf.concat([[steps // unroll, unroll], tf.shape(seq)[1:]], 0))
-    return tf.TensorArray(dtype, size=steps // unroll).unstack(blocked)
-
-
-def _unblock(ta, steps):
-    """The (T, ...) sequence of a TensorArray of blocks written by the loops below."""
-    stacked = ta.stack()
-    if stacked.shape[1] == 1:
-        return stacked[:, 0]
-    return tf.reshape(stacked, tf.concat([[steps], tf.shape(stacked)[2:]], 0))
+def _per_step(seq, dtype):
+    """A TensorArray of the steps of a time-major ``seq``; the loops read step t as ``.read(t)``."""
+    return tf.TensorArray(dtype, size=_num_steps(seq)).unstack(seq)
 
 
 def forward_loop(rule, zx, states0, params, mask, zero_output_for_mask, unroll=1):
     """The forward recurrence, ``unroll`` steps per loop iteration (a divisor of the number of steps).
-    Returns (state_seqs, saved_seqs, outputs), all time-major."""
+    Returns (state_seqs, saved_seqs, outputs), all time-major.
+
+    Every step is read from and written to per-step TensorArrays (XLA: a dynamic slice of the
+    input, an in-place update of the output buffer), not stacked into blocks first: stacking
+    cost one more copy of every saved tensor."""
     n, masked = rule.n_states, mask is not None
     steps, dtype = _num_steps(zx), zx.dtype
     n_blocks = steps // unroll
-    zx_ta = _blocks(zx, steps, unroll, dtype)
-    mask_ta = _blocks(mask, steps, unroll, tf.bool) if masked else None
-    state_tas = tuple(tf.TensorArray(dtype, size=n_blocks) for _ in range(n))
-    saved_tas = tuple(tf.TensorArray(dtype, size=n_blocks) for _ in range(rule.n_saved))
-    out_ta = tf.TensorArray(dtype, size=n_blocks) if masked else ()
+    zx_ta = _per_step(zx, dtype)
+    mask_ta = _per_step(mask, tf.bool) if masked else None
+    state_tas = tuple(tf.TensorArray(dtype, size=steps) for _ in range(n))
+    saved_tas = tuple(tf.TensorArray(dtype, size=steps) for _ in range(rule.n_saved))
+    out_ta = tf.TensorArray(dtype, size=steps) if masked else ()
     y0 = tf.zeros_like(states0[0])
 
     def step(b, states, y, state_tas, saved_tas, out_ta):
-        zx_block = zx_ta.read(b)
-        mask_block = mask_ta.read(b) if masked else None
-        state_steps, saved_steps, out_steps = [], [], []
         for j in range(unroll):
-            new, saved = rule.forward(zx_block[j], states, params)
+            t = b * unroll + j
+            new, saved = rule.forward(zx_ta.read(t), states, params)
             if masked:
-                m = mask_block[j]
+                m = mask_ta.read(t)
                 y = tf.where(m, new[0], tf.zeros_like(y) if zero_output_for_mask else y)
                 new = tuple(tf.where(m, s_new, s) for s_new, s in zip(new, states))
-                out_steps.append(y)
+                out_ta = out_ta.write(t, y)
             states = tuple(new)
-            state_steps.append(states)
-            saved_steps.append(saved)
-        state_tas = tuple(ta.write(b, tf.stack([s[i] for s in state_steps]))
-                          for i, ta in enumerate(state_tas))
-        saved_tas = tuple(ta.write(b, tf.stack([s[i] for s in saved_steps]))
-                          for i, ta in enumerate(saved_tas))
-        if masked:
-            out_ta = out_ta.write(b, tf.stack(out_steps))
+            state_tas = tuple(ta.write(t, s) for ta, s in zip(state_tas, states))
+            saved_tas = tuple(ta.write(t, x) for ta, x in zip(saved_tas, saved))
         return b + 1, states, y, state_tas, saved_tas, out_ta
 
     _, _, _, state_tas, saved_tas, out_ta = tf.while_loop(
@@ -334,9 +318,9 @@ def forward_loop(rule, zx, states0, params, mask, zero_output_for_mask, unroll=1
         (tf.constant(0), tuple(states0), y0, state_tas, saved_tas, out_ta),
         maximum_iterations=n_blocks,
     )
-    state_seqs = tuple(_unblock(ta, steps) for ta in state_tas)
-    saved_seqs = tuple(_unblock(ta, steps) for ta in saved_tas)
-    outputs = _unblock(out_ta, steps) if masked else state_seqs[0]
+    state_seqs = tuple(ta.stack() for ta in state_tas)
+    saved_seqs = tuple(ta.stack() for ta in saved_tas)
+    outputs = out_ta.stack() if masked else state_seqs[0]
     return state_seqs, saved_seqs, outputs
 
 
@@ -358,9 +342,9 @@ def backward_loop(rule, states0, params, mask, zero_output_for_mask, state_seqs,
     else:
         coeffs = _compiled(rule.coefficients, ("coefficients", rule.key))(
             previous_states(states0, state_seqs), state_seqs, saved_seqs, params)
-    coeff_tas = tuple(_blocks(c, steps, unroll, dtype) for c in coeffs)
-    dout_ta = _blocks(d_outputs, steps, unroll, dtype) if d_outputs is not None else None
-    mask_ta = _blocks(mask, steps, unroll, tf.bool) if masked else None
+    coeff_tas = tuple(_per_step(c, dtype) for c in coeffs)
+    dout_ta = _per_step(d_outputs, dtype) if d_outputs is not None else None
+    mask_ta = _per_step(mask, tf.bool) if masked else None
     if masked:
         ds0, gy0 = tuple(d_final), d_last
     else:  # the last output is the final h
@@ -368,14 +352,11 @@ def backward_loop(rule, states0, params, mask, zero_output_for_mask, state_seqs,
 
     def step(k, ds, gy, dzx_ta, drec_ta):
         b = n_blocks - 1 - k
-        coeff_block = tuple(ta.read(b) for ta in coeff_tas)
-        dout_block = dout_ta.read(b) if dout_ta is not None else None
-        mask_block = mask_ta.read(b) if masked else None
-        dzx_steps, drec_steps = [None] * unroll, [None] * unroll
         for j in reversed(range(unroll)):
-            g_out = dout_block[j] if dout_block is not None else None
+            t = b * unroll + j
+            g_out = dout_ta.read(t) if dout_ta is not None else None
             if masked:
-                m = mask_block[j]
+                m = mask_ta.read(t)
                 gy = gy + g_out if g_out is not None else gy
                 zero = tf.zeros_like(gy)
                 d_new = (tf.where(m, ds[0] + gy, zero),) + tuple(tf.where(m, d, zero) for d in ds[1:])
@@ -383,23 +364,22 @@ def backward_loop(rule, states0, params, mask, zero_output_for_mask, state_seqs,
                 gy = zero if zero_output_for_mask else tf.where(m, zero, gy)
             else:
                 d_new = (ds[0] + g_out,) + tuple(ds[1:]) if g_out is not None else tuple(ds)
-            dzx, drec, d_prev = rule.backward_step(d_new, tuple(c[j] for c in coeff_block), params)
+            dzx, drec, d_prev = rule.backward_step(d_new, tuple(ta.read(t) for ta in coeff_tas), params)
             if masked:
                 d_prev = tuple(a + c for a, c in zip(d_prev, carried))
             ds = tuple(d_prev)
-            dzx_steps[j], drec_steps[j] = dzx, drec
-        if rule.separate_recurrent_delta:
-            drec_ta = drec_ta.write(b, tf.stack(drec_steps))
-        return k + 1, ds, gy, dzx_ta.write(b, tf.stack(dzx_steps)), drec_ta
+            dzx_ta = dzx_ta.write(t, dzx)
+            if rule.separate_recurrent_delta:
+                drec_ta = drec_ta.write(t, drec)
+        return k + 1, ds, gy, dzx_ta, drec_ta
 
     _, d_states0, _, dzx_ta, drec_ta = tf.while_loop(
         lambda k, *_: k < n_blocks, step,
-        (tf.constant(0), ds0, gy0, tf.TensorArray(dtype, size=n_blocks),
-         tf.TensorArray(dtype, size=n_blocks)),
+        (tf.constant(0), ds0, gy0, tf.TensorArray(dtype, size=steps), tf.TensorArray(dtype, size=steps)),
         maximum_iterations=n_blocks,
     )
-    dzx_seq = _unblock(dzx_ta, steps)
-    drec_seq = _unblock(drec_ta, steps) if rule.separate_recurrent_delta else None
+    dzx_seq = dzx_ta.stack()
+    drec_seq = drec_ta.stack() if rule.separate_recurrent_delta else None
     return dzx_seq, drec_seq, tuple(d_states0)
 
 
