@@ -69,12 +69,13 @@ class ElmanRule:
         return (self.act(zx + tf.matmul(h, w)),), ()
 
     def coefficients(self, prev_seqs, state_seqs, saved_seqs, params):
-        # At a masked step the state is the carried one, but its gradient there is zero.
-        return (self.dact(state_seqs[0]),)
+        # φ'(a_t) from h_t = φ(a_t), inside the loop step (XLA fuses it into δz_t). At a masked
+        # step the state is the carried one, but its gradient there is zero.
+        return (state_seqs[0],)
 
     def backward_step(self, d_new, coeffs, params):
-        (dh,), (dact,), (w,) = d_new, coeffs, params
-        dz = dh * dact
+        (dh,), (h,), (w,) = d_new, coeffs, params
+        dz = dh * self.dact(h)
         return dz, None, (tf.matmul(dz, w, transpose_b=True),)
 
     def param_grads(self, prev_seqs, saved_seqs, dzx_seq, drec_seq, params):
