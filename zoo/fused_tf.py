@@ -16,8 +16,10 @@ output repeats the previous output (or is zero with ``zero_output_for_mask``).
 
 Each ``*Rule`` holds one cell's step: ``forward(zx, states, params) -> (new_states,
 saved)``; the factors of each step's Jacobian that do not depend on the incoming gradient
-are either saved by ``forward`` (LSTM, GRU: XLA fuses them into the step) or computed for
-all steps at once by ``coefficients(prev_seqs, state_seqs, saved_seqs, params)`` (Elman);
+are either saved by ``forward`` (LSTM, GRU: XLA fuses them into the step) or handed to
+the backward loop by ``coefficients(prev_seqs, state_seqs, saved_seqs, params)``, which
+may compute them for all steps at once (Elman hands over h_t, from which each backward
+step forms φ'(a_t));
 ``backward_step(d_new_states, coefficients_t, params) -> (δzx, δrec or None when
 it equals δzx, d_prev_states)`` chains one step; ``param_grads`` turns the stacked δ's
 into weight gradients. Few operations per step matter more than few FLOPs: on a CPU the
@@ -312,8 +314,8 @@ def backward_loop(rule, states0, params, mask, zero_output_for_mask, state_seqs,
     """BPTT: from ∂L/∂(outputs, last output, final states) to ∂L/∂zx, the recurrent δ's
     (or None when they equal ∂L/∂zx) and ∂L/∂states0.
 
-    The factors of each step's Jacobian that do not depend on the incoming gradient are
-    computed for all steps at once (``rule.coefficients``); the loop only chains gradients,
+    The factors of each step's Jacobian that do not depend on the incoming gradient come
+    from the forward step or ``rule.coefficients``; the loop only chains gradients,
     ``unroll`` steps per iteration. The weight gradients (``rule.param_grads``) are left to
     the caller.
     """
