@@ -326,11 +326,12 @@ def backward_loop(rule, states0, params, mask, zero_output_for_mask, state_seqs,
     masked = mask is not None
     steps, dtype = _num_steps(state_seqs[0]), state_seqs[0].dtype
     n_blocks = steps // unroll
+    prev_seqs = previous_states(states0, state_seqs)
     if rule.coefficients is None:
         coeffs = saved_seqs
     else:
         coeffs = _compiled(rule.coefficients, ("coefficients", rule.key))(
-            previous_states(states0, state_seqs), state_seqs, saved_seqs, params)
+            prev_seqs, state_seqs, saved_seqs, params)
     coeff_tas = tuple(_per_step(c, dtype) for c in coeffs)
     dout_ta = _per_step(d_outputs, dtype) if d_outputs is not None else None
     mask_ta = _per_step(mask, tf.bool) if masked else None
@@ -369,7 +370,7 @@ def backward_loop(rule, states0, params, mask, zero_output_for_mask, state_seqs,
     )
     dzx_seq = dzx_ta.stack()
     drec_seq = drec_ta.stack() if rule.separate_recurrent_delta else None
-    d_params = rule.param_grads(previous_states(states0, state_seqs), saved_seqs, dzx_seq, drec_seq, params)
+    d_params = rule.param_grads(prev_seqs, saved_seqs, dzx_seq, drec_seq, params)
     return dzx_seq, tuple(d_states0), tuple(d_params)
 
 
