@@ -289,49 +289,53 @@ def _per_step(seq, dtype):
     return tf.TensorArray(dtype, size=_num_steps(seq)).unstack(seq)
 
 
-def forward_loop(rule, zx, states0, params, mask, zero_output_for_mask, unroll=1):
+def forward_loop(rule, zx, states0, params, mask, zero_output_for_mask, unroll=1, input_bias=None):
     """The forward recurrence, ``unroll`` steps per loop iteration (a divisor of the number of steps).
-    Returns (state_seqs, saved_seqs, outputs), all time-major.
+    Step t reads zx_t (+ ``input_bias``). Returns (h_seq, finals, saved_seqs, outputs, last_output):
+    the sequence of the first state (h; the backward pass needs no other), the final states, the
+    rule's saved factors, and the outputs, all time-major.
 
     Every step is read from and written to per-step TensorArrays (XLA: a dynamic slice of the
     input, an in-place update of the output buffer), not stacked into blocks first: stacking
     cost one more copy of every saved tensor."""
-    n, masked = rule.n_states, mask is not None
+    masked = mask is not None
     steps, dtype = _num_steps(zx), zx.dtype
     n_blocks = steps // unroll
     zx_ta = _per_step(zx, dtype)
     mask_ta = _per_step(mask, tf.bool) if masked else None
-    state_tas = tuple(tf.TensorArray(dtype, size=steps) for _ in range(n))
+    h_ta = tf.TensorArray(dtype, size=steps)
     saved_tas = tuple(tf.TensorArray(dtype, size=steps) for _ in range(rule.n_saved))
     out_ta = tf.TensorArray(dtype, size=steps) if masked else ()
     y0 = tf.zeros_like(states0[0])
 
-    def step(b, states, y, state_tas, saved_tas, out_ta):
+    def step(b, states, y, h_ta, saved_tas, out_ta):
         for j in range(unroll):
             t = b * unroll + j
-            new, saved = rule.forward(zx_ta.read(t), states, params)
+            zx_t = zx_ta.read(t) if input_bias is None else zx_ta.read(t) + input_bias
+            new, saved = rule.forward(zx_t, states, params)
             if masked:
                 m = mask_ta.read(t)
                 y = tf.where(m, new[0], tf.zeros_like(y) if zero_output_for_mask else y)
                 new = tuple(tf.where(m, s_new, s) for s_new, s in zip(new, states))
                 out_ta = out_ta.write(t, y)
             states = tuple(new)
-            state_tas = tuple(ta.write(t, s) for ta, s in zip(state_tas, states))
+            h_ta = h_ta.write(t, states[0])
             saved_tas = tuple(ta.write(t, x) for ta, x in zip(saved_tas, saved))
-        return b + 1, states, y, state_tas, saved_tas, out_ta
+        return b + 1, states, y, h_ta, saved_tas, out_ta
 
-    _, _, _, state_tas, saved_tas, out_ta = tf.while_loop(
+    _, finals, y, h_ta, saved_tas, out_ta = tf.while_loop(
         lambda b, *_: b < n_blocks, step,
-        (tf.constant(0), tuple(states0), y0, state_tas, saved_tas, out_ta),
+        (tf.constant(0), tuple(states0), y0, h_ta, saved_tas, out_ta),
         maximum_iterations=n_blocks,
     )
-    state_seqs = tuple(ta.stack() for ta in state_tas)
+    h_seq = h_ta.stack()
     saved_seqs = tuple(ta.stack() for ta in saved_tas)
-    outputs = out_ta.stack() if masked else state_seqs[0]
-    return state_seqs, saved_seqs, outputs
+    if masked:
+        return h_seq, finals, saved_seqs, out_ta.stack(), y
+    return h_seq, finals, saved_seqs, h_seq, finals[0]
 
 
-def backward_loop(rule, states0, params, bparams, mask, zero_output_for_mask, state_seqs, saved_seqs,
+def backward_loop(rule, states0, params, bparams, mask, zero_output_for_mask, h_seq, saved_seqs,
                   d_outputs, d_last, d_final, unroll=1):
     """BPTT: from ∂L/∂(outputs, last output, final states) to ∂L/∂(zx, states0, params).
 
@@ -346,8 +350,9 @@ def backward_loop(rule, states0, params, bparams, mask, zero_output_for_mask, st
     held-out colour accuracy of 0.764 and 0.782 instead of 0.816, below the 0.80 target.
     """
     masked = mask is not None
-    steps, dtype = _num_steps(state_seqs[0]), state_seqs[0].dtype
+    steps, dtype = _num_steps(h_seq), h_seq.dtype
     n_blocks = steps // unroll
+    state_seqs = (h_seq,)
     prev_seqs = previous_states(states0, state_seqs)
     if rule.coefficients is None:
         coeffs = saved_seqs
@@ -397,42 +402,44 @@ def backward_loop(rule, states0, params, bparams, mask, zero_output_for_mask, st
 
 
 def previous_states(states0, state_seqs):
-    """The states each step started from: (s_0, s_1, …, s_{T-1}) for every state sequence."""
+    """The states each step started from: (s_0, s_1, …, s_{T-1}) for every state sequence given."""
     return [tf.concat([s0[None], seq[:-1]], axis=0) for s0, seq in zip(states0, state_seqs)]
 
 
 def fused_scan(rule, zx, states0, params, mask=None, zero_output_for_mask=False,
-               return_sequences=True):
+               return_sequences=True, input_bias=None):
     """Run ``rule`` over time-major projected inputs, with hand-written BPTT as its gradient.
 
     Args:
         rule: one of the ``*Rule`` objects above.
-        zx: (T, B, k·units) input projections x_t·U + b, time-major.
+        zx: (T, B, k·units) input projections x_t·U, time-major.
         states0: list of (B, units) initial states.
         params: tuple of recurrent parameters (tensors) the rule needs.
         mask: optional (T, B) bool; False marks a step to skip.
         zero_output_for_mask: masked steps output zeros instead of the previous output.
         return_sequences: also return the per-step outputs.
+        input_bias: optional (k·units,) b, added to zx_t inside the loop (where XLA fuses
+            it into the step, instead of a pass over all of zx before the loop).
     Returns:
         (outputs (T, B, units) or None, last_output (B, units), final_states list)
     """
-    n, masked = rule.n_states, mask is not None
+    n, masked, biased = rule.n_states, mask is not None, input_bias is not None
     if masked:
         mask = tf.expand_dims(tf.cast(mask, tf.bool), -1)
 
     unroll = unroll_factor(_num_steps(zx))
 
-    def forward(zx, states0, params, mask):
+    def forward(zx, states0, params, mask, bias):
         # The backward step's own matrices (``rule.backward_params``) are made here, where
         # they cost nothing on the training step's critical path.
         made = rule.backward_params(params) if rule.backward_params is not None else ()
-        return forward_loop(rule, zx, states0, params, mask, zero_output_for_mask, unroll), made
+        return forward_loop(rule, zx, states0, params, mask, zero_output_for_mask, unroll, bias), made
 
-    def backward(states0, params, bparams, mask, state_seqs, saved_seqs, d_outputs, d_last, d_final):
-        return backward_loop(rule, states0, params, bparams, mask, zero_output_for_mask, state_seqs,
+    def backward(states0, params, bparams, mask, h_seq, saved_seqs, d_outputs, d_last, d_final):
+        return backward_loop(rule, states0, params, bparams, mask, zero_output_for_mask, h_seq,
                              saved_seqs, d_outputs, d_last, d_final, unroll)
 
-    key = (rule.key, masked, zero_output_for_mask, return_sequences, unroll)
+    key = (rule.key, masked, zero_output_for_mask, return_sequences, unroll, biased)
     forward = _compiled(forward, ("f",) + key)
     backward = _compiled(backward, ("b",) + key)
 
@@ -440,25 +447,26 @@ def fused_scan(rule, zx, states0, params, mask=None, zero_output_for_mask=False,
     def scan(zx, *flat):
         # The gradient is ours: keep any active tape from differentiating the loop itself.
         zx, flat = tf.stop_gradient(zx), [tf.stop_gradient(x) for x in flat]
-        states0, params = tuple(flat[:n]), tuple(flat[n:])
-        (state_seqs, saved_seqs, outputs), bparams = forward(zx, states0, params, mask)
+        states0, params, bias = tuple(flat[:n]), tuple(flat[n:len(flat) - biased]), flat[-1] if biased else None
+        (h_seq, finals, saved_seqs, outputs, last_output), bparams = forward(zx, states0, params, mask, bias)
         bparams = bparams if rule.backward_params is not None else params
-        finals = [seq[-1] for seq in state_seqs]
-        last_output = outputs[-1]
+        finals = list(finals)
 
         def grad(*upstream):
             upstream = list(upstream)
             d_outputs = _zeros_if_none(upstream.pop(0), outputs) if return_sequences else None
             d_last = _zeros_if_none(upstream.pop(0), last_output)
             d_final = tuple(_zeros_if_none(g, s) for g, s in zip(upstream, finals))
-            dzx, d_states0, d_params = backward(states0, params, bparams, mask, state_seqs, saved_seqs,
+            dzx, d_states0, d_params = backward(states0, params, bparams, mask, h_seq, saved_seqs,
                                                 d_outputs, d_last, d_final)
-            return (dzx, *d_states0, *d_params)
+            # The same reduction autodiff of zx + b would make, outside XLA.
+            d_bias = [tf.reduce_sum(dzx, axis=[0, 1])] if biased else []
+            return (dzx, *d_states0, *d_params, *d_bias)
 
         result = ([outputs] if return_sequences else []) + [last_output, *finals]
         return result, grad
 
-    result = scan(zx, *states0, *params)
+    result = scan(zx, *states0, *params, *([input_bias] if biased else []))
     outputs = result[0] if return_sequences else None
     last_output, finals = result[-(n + 1)], list(result[-n:])
     return outputs, last_output, finals

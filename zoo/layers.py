@@ -160,12 +160,10 @@ class FusedRNN(keras.layers.RNN):
             xs = tf.reverse(xs, [0])
             mask = tf.reverse(mask, [0]) if mask is not None else None
         zx = tf.einsum("tbd,dk->tbk", xs, kernel)
-        if input_bias is not None:
-            zx = zx + input_bias
         outputs, last, finals = fused_scan(
             rule, zx, initial_state, params, mask=mask,
             zero_output_for_mask=self.zero_output_for_mask,
-            return_sequences=self.return_sequences,
+            return_sequences=self.return_sequences, input_bias=input_bias,
         )
         outputs = tf.transpose(outputs, [1, 0, 2]) if self.return_sequences else tf.expand_dims(last, 1)
         return last, outputs, finals
