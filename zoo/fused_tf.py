@@ -66,6 +66,7 @@ class ElmanRule:
     """
 
     param_grads_in_xla = False  # oneDNN, outside XLA: faster (see backward_loop)
+    bias_grad_in_xla = True
     n_states = 1
     n_saved = 0
     separate_recurrent_delta = False
@@ -107,6 +108,7 @@ class LSTMRule:
     """
 
     param_grads_in_xla = False  # oneDNN, outside XLA: faster (see backward_loop)
+    bias_grad_in_xla = True
     n_states = 2
     n_saved = 3
     separate_recurrent_delta = False
@@ -150,7 +152,9 @@ class GRUResetAfterRule:
     ∂L/∂h = ∂L/∂h' ⊙ z + δrec·Wᵀ.
     """
 
-    param_grads_in_xla = True  # bit-for-bit the numerics the quickstart was validated on
+    # Bit for bit the numerics the quickstart was validated on (see backward_loop).
+    param_grads_in_xla = True
+    bias_grad_in_xla = False
     n_states = 1
     n_saved = 3
     separate_recurrent_delta = True
@@ -192,7 +196,9 @@ class GRUResetBeforeRule:
     ∂L/∂h = ∂L/∂h' ⊙ z + ∂L/∂(r⊙h) ⊙ r + [δz, δr]·W_zrᵀ.
     """
 
-    param_grads_in_xla = True  # bit-for-bit the numerics the quickstart was validated on
+    # Bit for bit the numerics the quickstart was validated on (see backward_loop).
+    param_grads_in_xla = True
+    bias_grad_in_xla = False
     n_states = 1
     n_saved = 5
     separate_recurrent_delta = True
@@ -351,10 +357,15 @@ def backward_loop(rule, states0, params, bparams, mask, zero_output_for_mask, h_
     runs over the (time, batch) rows) are computed here, inside XLA, only for rules with
     ``param_grads_in_xla``; otherwise the caller computes them with TensorFlow's matmul
     (oneDNN), which runs these transposed products faster than XLA's Eigen path (Elman train
-    step 13.1-13.8 ms instead of 14.0-15.8). The GRU rules keep them here: moving them changed
-    the summation order, hence the trajectory of the quickstart's DS-SJE text encoder (a GRU),
-    and the GAN trained on that encoder reached a held-out colour accuracy of 0.764 and 0.782
-    instead of 0.816, below the 0.80 target.
+    step 13.1-13.8 ms instead of 14.0-15.8). The input bias's gradient, a sum of δzx over
+    all rows, is summed inside XLA for rules with ``bias_grad_in_xla`` (2-3% of the LSTM and
+    Elman train steps) and otherwise outside, as autodiff of zx + b would.
+
+    The GRU rules keep the numerics the quickstart was validated on (weight gradients here,
+    the bias sum outside, W transposed by the backward dot): moving the weight gradients
+    changed the summation order, hence the trajectory of the quickstart's DS-SJE text
+    encoder (a GRU), and the GAN trained on that encoder reached a held-out colour accuracy
+    of 0.764 and 0.782 instead of 0.816, below the 0.80 target.
     """
     masked = mask is not None
     steps, dtype = _num_steps(h_seq), h_seq.dtype
@@ -445,8 +456,11 @@ def fused_scan(rule, zx, states0, params, mask=None, zero_output_for_mask=False,
         return forward_loop(rule, zx, states0, params, mask, zero_output_for_mask, unroll, bias), made
 
     def backward(states0, params, bparams, mask, h_seq, saved_seqs, d_outputs, d_last, d_final):
-        return backward_loop(rule, states0, params, bparams, mask, zero_output_for_mask, h_seq,
-                             saved_seqs, d_outputs, d_last, d_final, unroll)
+        dzx, d_states0, d_params = backward_loop(rule, states0, params, bparams, mask, zero_output_for_mask,
+                                                 h_seq, saved_seqs, d_outputs, d_last, d_final, unroll)
+        if biased and rule.bias_grad_in_xla:
+            d_params = tuple(d_params) + (tf.reduce_sum(dzx, axis=[0, 1]),)
+        return dzx, d_states0, d_params
 
     key = (rule.key, masked, zero_output_for_mask, return_sequences, unroll, biased)
     forward = _compiled(forward, ("f",) + key)
@@ -468,11 +482,13 @@ def fused_scan(rule, zx, states0, params, mask=None, zero_output_for_mask=False,
             d_final = tuple(_zeros_if_none(g, s) for g, s in zip(upstream, finals))
             dzx, d_states0, d_params = backward(states0, params, bparams, mask, h_seq, saved_seqs,
                                                 d_outputs, d_last, d_final)
+            if biased and rule.bias_grad_in_xla:
+                d_bias, d_params = [d_params[-1]], d_params[:-1]
+            else:  # the reduction autodiff of zx + b would make, outside XLA
+                d_bias = [tf.reduce_sum(dzx, axis=[0, 1])] if biased else []
             if not rule.param_grads_in_xla:
                 prev_seqs = previous_states(states0, (h_seq,))
                 d_params = rule.param_grads(prev_seqs, saved_seqs, dzx, None, params)
-            # The same reduction autodiff of zx + b would make, outside XLA.
-            d_bias = [tf.reduce_sum(dzx, axis=[0, 1])] if biased else []
             return (dzx, *d_states0, *d_params, *d_bias)
 
         result = ([outputs] if return_sequences else []) + [last_output, *finals]
