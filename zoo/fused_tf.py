@@ -169,8 +169,8 @@ class GRUResetAfterRule:
         c_z = (h - hh) * z * (1.0 - z)
         c_h = (1.0 - z) * (1.0 - tf.square(hh))
         c_r = c_h * r_h * r * (1.0 - r)
-        factors = (tf.concat([c_z, c_r, c_h], 1), tf.concat([c_z, c_r, c_h * r], 1), z)
-        return (hh + z * (h - hh),), factors
+        # The recurrent product's factors are the input's with c_h⊙r for c_h: saved once.
+        return (hh + z * (h - hh),), (tf.concat([c_z, c_r, c_h], 1), c_h * r, z)
 
     coefficients = None  # the forward step saves them
 
@@ -180,10 +180,11 @@ class GRUResetAfterRule:
     backward_params = None
 
     def backward_step(self, d_new, coeffs, params):
-        (dh,), (c_input, c_rec, z), (w, _) = d_new, coeffs, params
-        dh3 = tf.concat([dh, dh, dh], axis=1)
-        drec = dh3 * c_rec
-        return dh3 * c_input, drec, (dh * z + tf.matmul(drec, w, transpose_b=True),)
+        (dh,), (c_input, c_hr, z), (w, _) = d_new, coeffs, params
+        dzx = tf.concat([dh, dh, dh], axis=1) * c_input
+        units = dh.shape[1] if dh.shape[1] is not None else tf.shape(dh)[1]
+        drec = tf.concat([dzx[:, : 2 * units], dh * c_hr], axis=1)
+        return dzx, drec, (dh * z + tf.matmul(drec, w, transpose_b=True),)
 
     def param_grads(self, prev_seqs, saved_seqs, dzx_seq, drec_seq, params):
         return _matmul_seq(prev_seqs[0], drec_seq), tf.reduce_sum(drec_seq, axis=[0, 1])
