@@ -17,7 +17,7 @@ output repeats the previous output (or is zero with ``zero_output_for_mask``).
 Each ``*Rule`` holds one cell's step: ``forward(zx, states, params) -> (new_states,
 saved)``; the factors of each step's Jacobian that do not depend on the incoming gradient
 are either saved by ``forward`` (LSTM, GRU: XLA fuses them into the step) or handed to
-the backward loop by ``coefficients(prev_seqs, state_seqs, saved_seqs, params)``, which
+the backward loop by ``coefficients(states0, h_seq, saved_seqs, params)``, which
 may compute them for all steps at once (Elman hands over h_t, from which each backward
 step forms φ'(a_t));
 ``backward_step(d_new_states, coefficients_t, bparams) -> (δzx, δrec or None when
@@ -41,6 +41,13 @@ _OUTPUT_DERIVATIVES = {
 }
 
 SUPPORTED_ACTIVATIONS = frozenset(_OUTPUT_DERIVATIVES)
+
+
+def _matmul_previous(s0, seq, d_seq):
+    """Σ_t s_{t-1}ᵀ·d_t with s_{-1} = s0, for time-major (T, B, n) ``seq`` and (T, B, m) ``d_seq``:
+    two products, without building the shifted sequence (a copy of ``seq``)."""
+    head = tf.matmul(s0, d_seq[0], transpose_a=True)
+    return head + _matmul_seq(seq[:-1], d_seq[1:])
 
 
 def _matmul_seq(a, b):
@@ -80,10 +87,10 @@ class ElmanRule:
         (h,), (w,) = states, params
         return (self.act(zx + tf.matmul(h, w)),), ()
 
-    def coefficients(self, prev_seqs, state_seqs, saved_seqs, params):
+    def coefficients(self, states0, h_seq, saved_seqs, params):
         # φ'(a_t) from h_t = φ(a_t), inside the loop step (XLA fuses it into δz_t). At a masked
         # step the state is the carried one, but its gradient there is zero.
-        return (state_seqs[0],)
+        return (h_seq,)
 
     backward_params = staticmethod(_transposed)
 
@@ -92,8 +99,8 @@ class ElmanRule:
         dz = dh * self.dact(h)
         return dz, None, (tf.matmul(dz, w_t),)
 
-    def param_grads(self, prev_seqs, saved_seqs, dzx_seq, drec_seq, params):
-        return (_matmul_seq(prev_seqs[0], dzx_seq),)
+    def param_grads(self, states0, h_seq, saved_seqs, dzx_seq, drec_seq, params):
+        return (_matmul_previous(states0[0], h_seq, dzx_seq),)
 
 
 class LSTMRule:
@@ -139,8 +146,8 @@ class LSTMRule:
         dz = tf.concat([dc, dc, dc, dh], axis=1) * gate_factors
         return dz, None, (tf.matmul(dz, w_t), dc * f)
 
-    def param_grads(self, prev_seqs, saved_seqs, dzx_seq, drec_seq, params):
-        return (_matmul_seq(prev_seqs[0], dzx_seq),)
+    def param_grads(self, states0, h_seq, saved_seqs, dzx_seq, drec_seq, params):
+        return (_matmul_previous(states0[0], h_seq, dzx_seq),)
 
 
 class GRUResetAfterRule:
@@ -186,8 +193,9 @@ class GRUResetAfterRule:
         drec = tf.concat([dzx[:, : 2 * units], dh * c_hr], axis=1)
         return dzx, drec, (dh * z + tf.matmul(drec, w, transpose_b=True),)
 
-    def param_grads(self, prev_seqs, saved_seqs, dzx_seq, drec_seq, params):
-        return _matmul_seq(prev_seqs[0], drec_seq), tf.reduce_sum(drec_seq, axis=[0, 1])
+    def param_grads(self, states0, h_seq, saved_seqs, dzx_seq, drec_seq, params):
+        prev = previous_states(states0, (h_seq,))[0]
+        return _matmul_seq(prev, drec_seq), tf.reduce_sum(drec_seq, axis=[0, 1])
 
 
 class GRUResetBeforeRule:
@@ -230,7 +238,8 @@ class GRUResetBeforeRule:
         dh_prev = dh * z + d_rh * r + tf.matmul(dzr, w_zr, transpose_b=True)
         return tf.concat([dzr, da_h], axis=1), dzr, (dh_prev,)
 
-    def param_grads(self, prev_seqs, saved_seqs, dzx_seq, drec_seq, params):
+    def param_grads(self, states0, h_seq, saved_seqs, dzx_seq, drec_seq, params):
+        prev_seqs = previous_states(states0, (h_seq,))
         units = tf.shape(prev_seqs[0])[-1]
         r_seq = saved_seqs[4]
         return (_matmul_seq(prev_seqs[0], drec_seq),
@@ -371,13 +380,11 @@ def backward_loop(rule, states0, params, bparams, mask, zero_output_for_mask, h_
     masked = mask is not None
     steps, dtype = _num_steps(h_seq), h_seq.dtype
     n_blocks = steps // unroll
-    state_seqs = (h_seq,)
-    prev_seqs = previous_states(states0, state_seqs)
     if rule.coefficients is None:
         coeffs = saved_seqs
     else:
         coeffs = _compiled(rule.coefficients, ("coefficients", rule.key))(
-            prev_seqs, state_seqs, saved_seqs, params)
+            states0, h_seq, saved_seqs, params)
     coeff_tas = tuple(_per_step(c, dtype) for c in coeffs)
     dout_ta = _per_step(d_outputs, dtype) if d_outputs is not None else None
     mask_ta = _per_step(mask, tf.bool) if masked else None
@@ -418,7 +425,7 @@ def backward_loop(rule, states0, params, bparams, mask, zero_output_for_mask, h_
     drec_seq = drec_ta.stack() if rule.separate_recurrent_delta else None
     if not rule.param_grads_in_xla:
         return dzx_seq, tuple(d_states0), ()
-    d_params = rule.param_grads(prev_seqs, saved_seqs, dzx_seq, drec_seq, params)
+    d_params = rule.param_grads(states0, h_seq, saved_seqs, dzx_seq, drec_seq, params)
     return dzx_seq, tuple(d_states0), tuple(d_params)
 
 
@@ -488,8 +495,7 @@ def fused_scan(rule, zx, states0, params, mask=None, zero_output_for_mask=False,
             else:  # the reduction autodiff of zx + b would make, outside XLA
                 d_bias = [tf.reduce_sum(dzx, axis=[0, 1])] if biased else []
             if not rule.param_grads_in_xla:
-                prev_seqs = previous_states(states0, (h_seq,))
-                d_params = rule.param_grads(prev_seqs, saved_seqs, dzx, None, params)
+                d_params = rule.param_grads(states0, h_seq, saved_seqs, dzx, None, params)
             return (dzx, *d_states0, *d_params, *d_bias)
 
         result = ([outputs] if return_sequences else []) + [last_output, *finals]
