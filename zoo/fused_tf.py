@@ -1,8 +1,8 @@
 """Fused recurrent loops for TensorFlow, with backpropagation through time written out.
 
 The fused layers in ``zoo.layers`` compute the input projection of every time step in one
-matrix product, X·U + b for all (t, batch) rows at once, and hand the result to
-``fused_scan``. The scan runs only the recurrent part step by step, and its gradient is
+matrix product, X·U for all (t, batch) rows at once, and hand it with the bias b to
+``fused_scan``. The scan adds b and runs the recurrent part step by step, and its gradient is
 not TensorFlow's autodiff of the loop but BPTT written by hand (``tf.custom_gradient``):
 
 * backward through time, each step computes the gradient of its pre-activations

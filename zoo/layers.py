@@ -5,7 +5,7 @@ Each layer is a ``keras.layers.RNN`` over the matching kzoo cell, so ``return_se
 masking, ``Bidirectional`` and saving all behave as in Keras. What changes is the loop:
 
 **Fast path** (TensorFlow backend): the input projection of all time steps is one matrix
-product, X·U + b over (batch·time) rows; only h_{t-1}·W runs inside the loop, and the
+product, X·U over (batch·time) rows; only + b and h_{t-1}·W run inside the loop, and the
 gradient is hand-written BPTT (``zoo.fused_tf``) whose weight gradients are single
 matrix products over all steps. The batch is cut into one shard per CPU core and the
 shards' loops (XLA-compiled) run concurrently. Input ``dropout`` is applied to X before the
