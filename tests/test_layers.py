@@ -70,10 +70,11 @@ LAYOUTS = [  # batch, steps, go_backwards, masked, zero_output, return_sequences
     (5, 4, True, True, False, False),
     (6, 12, True, True, False, True),  # 2 loop iterations of 6 unrolled steps
     (9, 11, False, True, True, True),  # 11 steps: no divisor up to 10, one step per iteration
+    (16, 7, True, True, True, True),  # two equal shards: LSTM and Elman project them in one product
 ]
 # The variants of a cell (another activation, reset gate or bias) share its loop code: by default they run on
 # three layouts that together cover sharding, masks with zero output, going backwards and the unrolled loop; all
-# seven run with -m slow.
+# eight run with -m slow.
 VARIANT_LAYOUTS = {1, 3, 5}
 
 
@@ -89,6 +90,7 @@ def _kind_layouts():
 def test_fused_equals_cell_in_keras_rnn(monkeypatch, kind, batch, steps, go_backwards, masked, zero_output,
                                        return_sequences):
     monkeypatch.setenv("KZOO_RNN_UNROLL", "10")  # the library's default (conftest turns unrolling off)
+    monkeypatch.setenv("KZOO_RNN_SHARDS", "2")  # as on a 2-core machine, whatever this one has
     layer_cls, cell_cls, _, kwargs = KINDS[kind]
     # A stable seed: Python's hash() of a string changes from process to process, and about 1 draw in 40 of
     # the linear recurrence's perturbed weights left a gradient 1.5e-5 off in float32.

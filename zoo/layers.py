@@ -123,7 +123,7 @@ class FusedRNN(keras.layers.RNN):
     def _fused_loop(self, sequences, initial_state, mask, training):
         import tensorflow as tf
 
-        from zoo.fused_tf import batch_shards
+        from zoo.fused_tf import batch_shards, shard_projections
 
         x = sequences
         if training and self.cell.dropout > 0:
@@ -132,34 +132,44 @@ class FusedRNN(keras.layers.RNN):
         weights = (tf.cast(self.cell.kernel, dtype), *self._rule_and_params(dtype))
         # Batch rows never interact, so the batch is cut into one shard per core and the
         # shards' loops run concurrently (each step's small matmul is more efficient on one
-        # core than split across two).
+        # core than split across two). Rules that allow it get all shards' input projections
+        # from one matrix product (``shard_projections``).
         sizes = batch_shards(x)
         if len(sizes) == 1:
             return self._fused_shard(x, list(initial_state), mask, weights)
         split = lambda t: tf.split(t, sizes, axis=0) if t is not None else [None] * len(sizes)
         states = [split(s) for s in initial_state]
+        kernel, rule = weights[0], weights[2]
+        if rule.project_shards_together and all(isinstance(s, int) for s in sizes) and len(set(sizes)) == 1:
+            projections = shard_projections(x, kernel, len(sizes), reverse=self.go_backwards)
+            x_parts = [None] * len(sizes)
+        else:
+            projections, x_parts = [None] * len(sizes), split(x)
         parts = [
-            self._fused_shard(x_s, [s[i] for s in states], m_s, weights)
-            for i, (x_s, m_s) in enumerate(zip(split(x), split(mask)))
+            self._fused_shard(x_s, [s[i] for s in states], m_s, weights, zx)
+            for i, (x_s, m_s, zx) in enumerate(zip(x_parts, split(mask), projections))
         ]
         last = tf.concat([p[0] for p in parts], axis=0)
         outputs = tf.concat([p[1] for p in parts], axis=0)
         finals = [tf.concat([p[2][j] for p in parts], axis=0) for j in range(len(initial_state))]
         return last, outputs, finals
 
-    def _fused_shard(self, x, initial_state, mask, weights):
+    def _fused_shard(self, x, initial_state, mask, weights, zx=None):
+        """The fused scan over one batch shard; ``zx``, when given, is its time-major input
+        projection (already reversed for ``go_backwards``), else it is computed here."""
         import tensorflow as tf
 
         from zoo.fused_tf import fused_scan
 
         kernel, input_bias, rule, params = weights
-        xs = tf.transpose(x, [1, 0, 2])
         if mask is not None:
             mask = tf.transpose(tf.cast(mask, tf.bool))
         if self.go_backwards:
-            xs = tf.reverse(xs, [0])
             mask = tf.reverse(mask, [0]) if mask is not None else None
-        zx = tf.einsum("tbd,dk->tbk", xs, kernel)
+        if zx is None:
+            xs = tf.transpose(x, [1, 0, 2])
+            xs = tf.reverse(xs, [0]) if self.go_backwards else xs
+            zx = tf.einsum("tbd,dk->tbk", xs, kernel)
         outputs, last, finals = fused_scan(
             rule, zx, initial_state, params, mask=mask,
             zero_output_for_mask=self.zero_output_for_mask,
