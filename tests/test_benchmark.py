@@ -31,6 +31,32 @@ def test_harness_rows_with_identical_layers():
     assert table.count("\n| elman") == 2 and "float32 matmul roofline" in table
 
 
+@pytest.mark.parametrize("repeats, block, rewarm, expected", [
+    # "|" marks a clock reading, so "|a|" is a timed call of a and a bare "a" an untimed one.
+    (3, 1, 0, "|a||b|" "|b||a|" "|a||b|"),  # call by call, the first caller alternating
+    (5, 2, 1, "a|a||a|b|b||b|" "b|b||b|a|a||a|" "a|a|b|b|"),  # turns of 1 untimed + 2 timed; the last is short
+])
+def test_interleaved_turns(monkeypatch, repeats, block, rewarm, expected):
+    trace = []
+
+    def clock():
+        trace.append("|")
+        return float(len(trace))
+
+    monkeypatch.setattr(benchmark.time, "perf_counter", clock)
+    medians = benchmark._interleaved_medians(lambda: trace.append("a"), lambda: trace.append("b"), repeats, block,
+                                             rewarm)
+    assert "".join(trace) == expected
+    assert medians == (2.0, 2.0)  # each timed call spans its own call and the clock reading after it
+
+
+def test_interleaved_medians_time_each_function():
+    import time
+
+    fast, slow = benchmark._interleaved_medians(lambda: None, lambda: time.sleep(0.01), repeats=4, block=2, rewarm=1)
+    assert fast < 0.005 < 0.01 <= slow
+
+
 class ReluLSTM(keras.layers.LSTM):
     """An LSTM with the same weights but a different function than Keras's."""
 
@@ -44,7 +70,7 @@ def test_harness_refuses_different_functions():
 
 
 @pytest.mark.parametrize("bad", [dict(units=0), dict(repeats=0), dict(warmup=-1), dict(cells=["lstm", "rbm"]),
-                                 dict(cells=[])])
+                                 dict(cells=[]), dict(block=0), dict(rewarm=-1)])
 def test_harness_validates_arguments(bad):
     with pytest.raises(ValueError):
         benchmark.run_rnn_benchmark(**{**TINY, "candidates": KERAS_AS_KZOO, **bad})

@@ -48,7 +48,7 @@ def test_bench_rnn_tiny(capsys, tmp_path):
 
 @pytest.mark.parametrize("flag, value", [("--units", "0"), ("--batch", "-1"), ("--steps", "x"),
                                          ("--repeats", "0"), ("--warmup", "-1"), ("--seed", "-2"),
-                                         ("--cells", "lstm,transformer")])
+                                         ("--cells", "lstm,transformer"), ("--block", "0"), ("--rewarm", "-1")])
 def test_bad_arguments_exit_2_naming_the_argument(capsys, flag, value):
     assert main(["bench", "rnn", flag, value]) == 2
     assert f"argument {flag}" in capsys.readouterr().err

@@ -3,7 +3,8 @@
 For each cell kind both layers are wrapped in the same tiny model ``Input((T, D), batch_size=B) -> RNN(H) ->
 Dense(1)``, compiled as a user would (``optimizer="sgd", loss="mse"``, default ``jit_compile``), given the same
 weights (Keras's, copied into kzoo's model) and checked to compute the same function before anything is timed.
-Timings are medians of warm calls, interleaving the two layers so that drift in machine load hits both alike.
+Timings are medians of warm calls: the two layers take turns (so that drift in machine load hits both alike), and in
+each turn every timed call follows a call of the same model, as in a training loop.
 A large float32 matmul measured in the same run gives the machine's attainable GFLOP/s for comparison.
 """
 
@@ -51,15 +52,24 @@ def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def _interleaved_medians(fn_a: Callable[[], object], fn_b: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """Median seconds of ``fn_a`` and ``fn_b``, timed alternately (and alternating which goes first)."""
+def _interleaved_medians(fn_a: Callable[[], object], fn_b: Callable[[], object], repeats: int, block: int = 1,
+                         rewarm: int = 0) -> tuple[float, float]:
+    """Median seconds of ``repeats`` timed calls each of ``fn_a`` and ``fn_b``, made in alternating turns.
+
+    A turn is ``rewarm`` untimed calls of one function, then up to ``block`` timed ones; the two functions take
+    turns, and which goes first alternates from round to round, so drift in the machine's load hits both alike.
+    ``block=1, rewarm=0`` alternates call by call.
+    """
     times_a, times_b = [], []
-    for i in range(repeats):
+    for i in range(-(-repeats // block)):
         order = ((fn_a, times_a), (fn_b, times_b)) if i % 2 == 0 else ((fn_b, times_b), (fn_a, times_a))
         for fn, times in order:
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
+            for _ in range(rewarm):
+                fn()
+            for _ in range(min(block, repeats - len(times))):
+                start = time.perf_counter()
+                fn()
+                times.append(time.perf_counter() - start)
     return statistics.median(times_a), statistics.median(times_b)
 
 
@@ -115,6 +125,8 @@ def run_rnn_benchmark(
     warmup: int = 3,
     seed: int = 0,
     *,
+    block: int = 5,
+    rewarm: int = 1,
     matmul_size: int = 2048,
     atol: float = 1e-5,
     candidates=None,
@@ -124,7 +136,8 @@ def run_rnn_benchmark(
 
     Each row holds: ``cell``, ``layer``, ``class``, ``train_ms`` and ``forward_ms`` (medians over ``repeats``
     warm calls of ``model.train_on_batch(x, y)`` and of a ``tf.function``-compiled ``model(x,
-    training=False)``), ``train_gflops`` and ``forward_gflops`` (analytic FLOPs / time), ``train_speedup`` and
+    training=False)``; Keras and kzoo take turns of ``rewarm`` untimed then ``block`` timed calls, see
+    ``_interleaved_medians``), ``train_gflops`` and ``forward_gflops`` (analytic FLOPs / time), ``train_speedup`` and
     ``forward_speedup`` (Keras time / this layer's time), ``max_abs_diff`` (of the forward outputs against
     Keras's, with equal weights), ``jit_compile`` (as resolved by ``compile``), ``matmul_gflops`` (the roofline
     measured in this run) and the run's settings. Raises ``ValueError`` if a kzoo layer differs from Keras by
@@ -136,9 +149,10 @@ def run_rnn_benchmark(
 
     cells = tuple(cells)
     _check_positive(batch=batch, steps=steps, features=features, units=units, repeats=repeats,
-                    matmul_size=matmul_size)
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"warmup must be a non-negative integer, got {warmup!r}")
+                    matmul_size=matmul_size, block=block)
+    for name, value in (("warmup", warmup), ("rewarm", rewarm)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     if not cells:
         raise ValueError("cells must name at least one cell kind")
     classes = {kind: layer_classes(kind, candidates) for kind in cells}  # fail early on unknown names
@@ -148,7 +162,8 @@ def run_rnn_benchmark(
     x = tf.constant(rng.standard_normal((batch, steps, features), dtype=np.float32))
     y = tf.constant(rng.standard_normal((batch, 1), dtype=np.float32))
     settings = dict(batch=batch, steps=steps, features=features, units=units, repeats=repeats, warmup=warmup,
-                    seed=seed)
+                    seed=seed, block=block, rewarm=rewarm)
+    turns = dict(block=block, rewarm=rewarm)
 
     log(f"matmul roofline: {matmul_size}x{matmul_size} float32 ...")
     roofline = matmul_gflops(matmul_size, repeats=max(repeats, 3), warmup=1, seed=seed)
@@ -177,10 +192,10 @@ def run_rnn_benchmark(
             keras_model.train_on_batch(x, y), kzoo_model.train_on_batch(x, y)
         log(f"{kind}: timing forward ({repeats} repeats) ...")
         fwd_keras, fwd_kzoo = _interleaved_medians(lambda: keras_fwd(x).numpy(), lambda: kzoo_fwd(x).numpy(),
-                                                   repeats)
+                                                   repeats, **turns)
         log(f"{kind}: timing train step ({repeats} repeats) ...")
         train_keras, train_kzoo = _interleaved_medians(lambda: keras_model.train_on_batch(x, y),
-                                                       lambda: kzoo_model.train_on_batch(x, y), repeats)
+                                                       lambda: kzoo_model.train_on_batch(x, y), repeats, **turns)
 
         flops = forward_flops(kind, batch, steps, features, units)
         measured = [
@@ -229,7 +244,8 @@ def format_table(rows: list[dict]) -> str:
     first = rows[0]
     lines = [
         f"batch {first['batch']}, steps {first['steps']}, features {first['features']}, units {first['units']}; "
-        f"median of {first['repeats']} after {first['warmup']} warm-up calls; "
+        f"median of {first['repeats']} after {first['warmup']} warm-up calls, in turns of {first['block']} "
+        f"timed calls after {first['rewarm']} untimed; "
         f"jit_compile={first['jit_compile']}; speedup = Keras time / layer time",
         "",
         line(headers),

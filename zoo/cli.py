@@ -31,6 +31,7 @@ def _bench_rnn(args: argparse.Namespace) -> int:
     rows = benchmark.run_rnn_benchmark(
         batch=args.batch, steps=args.steps, features=args.features, units=args.units, cells=args.cells,
         repeats=args.repeats, warmup=args.warmup, seed=args.seed, matmul_size=args.matmul_size,
+        block=args.block, rewarm=args.rewarm,
     )
     print(benchmark.format_table(rows))
     if args.json:
@@ -59,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     rnn.add_argument("--units", type=positive_int, default=256, help="hidden units H")
     rnn.add_argument("--repeats", type=positive_int, default=10, help="timed calls (the median is reported)")
     rnn.add_argument("--warmup", type=non_negative_int, default=3, help="untimed calls before timing")
+    rnn.add_argument("--block", type=positive_int, default=5,
+                     help="timed calls per turn (Keras and kzoo take turns; 1 alternates call by call)")
+    rnn.add_argument("--rewarm", type=non_negative_int, default=1,
+                     help="untimed calls at the start of each turn, so a timed call follows one of its own model")
     rnn.add_argument("--cells", type=choice_list(CELL_KINDS), default=",".join(CELL_KINDS), help="comma-separated cell kinds")
     rnn.add_argument("--matmul-size", type=positive_int, default=2048, help="size N of the N x N roofline matmul")
     rnn.add_argument("--json", metavar="PATH", help="also write the rows and environment to this JSON file")
