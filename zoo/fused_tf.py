@@ -9,7 +9,7 @@ not TensorFlow's autodiff of the loop but BPTT written by hand (``tf.custom_grad
   δz_t from ∂L/∂h_t (and ∂L/∂c_t) and sends δz_t·Wᵀ to step t−1 — one matrix product
   per step, nothing accumulated inside the loop;
 * after the loop, the weight gradients are single large products over all steps,
-  ∂L/∂W = Σ_t h_{t-1}ᵀ δz_t = H_prevᵀ·Δ (and ∂L/∂U = Xᵀ·Δ by autodiff of the projection).
+  ∂L/∂W = Σ_t h_{t-1}ᵀ δz_t = H_prevᵀ·Δ (and ∂L/∂U = Xᵀ·Δ, the projection's gradient).
 
 Masking follows ``keras.layers.RNN``: at a masked step the states are carried over and the
 output repeats the previous output (or is zero with ``zero_output_for_mask``).
