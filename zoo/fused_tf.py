@@ -305,7 +305,7 @@ def shard_projections(x, kernel, n, reverse=False):
         zx = tf.reshape(zx, [n, steps, rows, kernel.shape[-1]])
 
         def grad(*d_zx):
-            d_zx = [tf.reshape(_zeros_if_none(d, z), [-1, kernel.shape[-1]]) for d, z in zip(d_zx, tf.unstack(zx))]
+            d_zx = [tf.reshape(_zeros_if_none(d, zx[0]), [-1, kernel.shape[-1]]) for d in d_zx]
             x_parts = [tf.reshape(p, [-1, features]) for p in tf.unstack(xs)]
             d_kernel = tf.add_n([tf.matmul(p, d, transpose_a=True) for p, d in zip(x_parts, d_zx)])
             d_xs = tf.reshape(tf.stack([tf.matmul(d, kernel, transpose_b=True) for d in d_zx]),
