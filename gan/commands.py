@@ -7,13 +7,16 @@ import argparse
 import json
 import os
 
-from zoo.cli_args import (add_distribute, add_out, add_seed, non_negative_float, non_negative_int, positive_float,
-                          positive_int, unit_interval_float)
+from zoo.cli_args import (add_distribute, add_out, add_seed, choice_list, non_negative_float, non_negative_int,
+                          positive_float, positive_int, unit_interval_float)
 
 DATASETS = ("shapes", "mnist", "fashion_mnist", "flowers102")  # gan.data.DATASETS (importing it is slower)
-# T2IConfig's defaults (gan.train imports TensorFlow; tests/test_t2i_cli.py checks that they agree)
-G_LEARNING_RATE, D_LEARNING_RATE, MATCHING_WEIGHT = 1e-3, 2e-4, 8.0
-MATCHING_NEGATIVES, EMA_DECAY = "hardest", 0.99
+# What `kzoo generate` draws with when no --model is given: a bundled preset (zoo/presets/bundled/).
+DEFAULT_T2I_MODEL = "t2i-shapes-64"
+# The settings a --recipe fixes (gan/recipes.py); a flag left out takes the recipe's value.
+RECIPE_FLAGS = ("pretrain_steps", "loss", "spectral_norm", "conditioning", "augment", "upsampling", "learning_rate",
+                "d_learning_rate", "real_label", "matching_weight", "matching_negatives", "ema_decay", "text_encoder",
+                "diversity_weight")
 
 
 def _decay(text: str) -> float:
@@ -24,19 +27,23 @@ def _decay(text: str) -> float:
     return value
 
 
+def _augment(text: str) -> list:
+    """argparse type: DiffAugment policies, comma-separated ("none" or "" for none)."""
+    if text.strip().lower() in ("", "none"):
+        return []
+    return list(choice_list(("translation", "cutout"))(text))
+
+
 def _train_t2i(args: argparse.Namespace) -> int:
     from gan.train import T2IConfig, train_t2i
 
+    chosen = {name: getattr(args, name) for name in RECIPE_FLAGS if getattr(args, name) is not None}
     config = T2IConfig(dataset=args.dataset, data_dir=args.data_dir, captions_dir=args.captions_dir,
-                       image_size=args.image_size, batch_size=args.batch_size, epochs=args.epochs,
-                       steps_per_epoch=args.steps_per_epoch, seed=args.seed, ngf=args.ngf, ndf=args.ndf,
-                       learning_rate=args.learning_rate, d_learning_rate=args.d_learning_rate,
-                       matching_weight=(args.matching_weight if args.matching_weight is not None
-                                        else 0.0 if args.pretrain_steps == 0 else MATCHING_WEIGHT),
-                       matching_negatives=args.matching_negatives, ema_decay=args.ema_decay,
-                       distribute=args.distribute, devices=args.devices,
+                       recipe=args.recipe, image_size=args.image_size, batch_size=args.batch_size,
+                       epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, seed=args.seed, ngf=args.ngf,
+                       ndf=args.ndf, distribute=args.distribute, devices=args.devices,
                        deterministic=args.deterministic, limit=args.limit,
-                       pretrain_steps=args.pretrain_steps, train_text_encoder=args.pretrain_steps == 0)
+                       train_text_encoder=args.pretrain_steps == 0, **chosen)
     metrics = train_t2i(config, args.out)
     if metrics.get("stopped"):
         print(f"training stopped early: {metrics['stopped']}")
@@ -84,22 +91,45 @@ def register(commands, bench, train, sample) -> None:
                         help="image side in pixels (64 as in Reed et al.)")
     parser.add_argument("--ngf", type=positive_int, default=32, help="generator base channels (64 in DCGAN)")
     parser.add_argument("--ndf", type=positive_int, default=32, help="discriminator base channels (64 in DCGAN)")
-    parser.add_argument("--learning-rate", type=positive_float, default=G_LEARNING_RATE,
-                        help="the generator's Adam learning rate")
-    parser.add_argument("--d-learning-rate", type=positive_float, default=D_LEARNING_RATE,
-                        help="the discriminator's Adam learning rate")
-    parser.add_argument("--matching-weight", type=non_negative_float, default=None,
-                        help=f"weight of the generator's matching term (the frozen DS-SJE image encoder scores its "
-                             f"images against their captions); default {MATCHING_WEIGHT}, 0 with --pretrain-steps 0")
-    parser.add_argument("--matching-negatives", choices=("hardest", "mean"), default=MATCHING_NEGATIVES,
+    parser.add_argument("--recipe", choices=("modern", "matching", "reed2016"), default="modern",
+                        help="the GAN and text-encoder settings (gan/recipes.py): modern (hinge loss, spectral norm, "
+                             "projection discriminator, DiffAugment, resize-convolutions, bidirectional text encoder), "
+                             "matching (kzoo's first recipe) or reed2016 (the paper's); the flags below override it")
+    parser.add_argument("--loss", choices=("hinge", "bce"), help="the GAN loss")
+    parser.add_argument("--spectral-norm", action=argparse.BooleanOptionalAction,
+                        help="spectral normalisation of the discriminator (without BatchNorm)")
+    parser.add_argument("--conditioning", choices=("projection", "concat"),
+                        help="how the discriminator reads the text: projection (Miyato & Koyama 2018) or the "
+                             "embedding tiled over its 4x4 features (Reed et al.)")
+    parser.add_argument("--augment", type=_augment,
+                        help="comma-separated DiffAugment policies for the discriminator's images, from "
+                             "translation,cutout ('none' for none)")
+    parser.add_argument("--upsampling", choices=("resize", "deconv"),
+                        help="the generator's upsampling: resize + convolution, or transposed convolution")
+    parser.add_argument("--text-encoder", choices=("cnn", "rnn", "birnn"),
+                        help="the text encoder: a char-CNN with max-over-time pooling, or a char-RNN reading one "
+                             "direction or both")
+    parser.add_argument("--diversity-weight", type=non_negative_float,
+                        help="weight of the mode-seeking term (Mao et al. 2019) that makes the generator's samples of "
+                             "one caption differ (0: off)")
+    parser.add_argument("--learning-rate", type=positive_float, help="the generator's Adam learning rate")
+    parser.add_argument("--d-learning-rate", type=positive_float, help="the discriminator's Adam learning rate")
+    parser.add_argument("--real-label", type=unit_interval_float,
+                        help="the discriminator's target for real pairs under the bce loss (0.9: one-sided label "
+                             "smoothing)")
+    parser.add_argument("--matching-weight", type=non_negative_float,
+                        help="weight of the generator's matching term (the frozen DS-SJE image encoder scores its "
+                             "images against their captions); 0 with --pretrain-steps 0")
+    parser.add_argument("--matching-negatives", choices=("hardest", "mean"),
                         help="which other captions of the batch the matching term's hinge counts: the most "
                              "violating one (VSE++) or all, averaged")
-    parser.add_argument("--ema-decay", type=_decay, default=EMA_DECAY,
+    parser.add_argument("--ema-decay", type=_decay,
                         help="decay of the moving average of the generator's weights that draws the images "
                              "(0: draw with the generator itself)")
     parser.add_argument("--limit", type=positive_int, help="use only this many training examples")
-    parser.add_argument("--pretrain-steps", type=non_negative_int, default=4000,
-                        help="DS-SJE pretraining steps of the text encoder (0: train it jointly with the GAN)")
+    parser.add_argument("--pretrain-steps", type=non_negative_int,
+                        help="DS-SJE pretraining steps of the text encoder (0: train it jointly with the GAN); "
+                             "default: the recipe's")
     add_distribute(parser)
     parser.add_argument("--no-evaluate", dest="evaluate", action="store_false",
                         help="skip the attribute evaluation after training on shapes")
@@ -112,9 +142,9 @@ def register(commands, bench, train, sample) -> None:
         description="Generate --n images per caption and write them as a PNG grid, each row's caption beside it.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("captions", nargs="+", metavar="CAPTION", help="one or more captions")
-    parser.add_argument("--model", required=True, metavar="REF",
-                        help="a preset name (`kzoo models`, e.g. t2i-shapes-64), a `kzoo train t2i` output folder, "
-                             "a preset directory, a .keras file or a URL (with --sha256)")
+    parser.add_argument("--model", default=DEFAULT_T2I_MODEL, metavar="REF",
+                        help="a preset name (`kzoo models`), a `kzoo train t2i` output folder, a preset directory, a "
+                             ".keras file or a URL (with --sha256); default: the bundled shapes preset")
     parser.add_argument("--sha256", help="sha256 of the file at a --model URL (required for URLs)")
     parser.add_argument("--n", type=positive_int, default=8, help="samples per caption (steps with --interpolate)")
     parser.add_argument("--interpolate", action="store_true",

@@ -24,6 +24,22 @@ Synthesis", ICML 2016. With ψ(t) the text encoder and φ(t) = LeakyReLU(Dense(�
   weights, θ̄ ← d·θ̄ + (1 − d)·θ after every G step (Karras et al. 2018; Yazıcı et al., ICLR 2019), which
   smooths out the oscillation of G's attributes from one step to the next.
 
+Options of the modern recipe (each one a constructor argument, compared one at a time in bench/README.md):
+
+* ``loss="hinge"``: L_D = max(0, 1 − s_r) + ½[max(0, 1 + s_w) + max(0, 1 + s_f)], L_G = −s_f − λ·s_int
+  (Lim & Ye 2017; Miyato et al. 2018), the matching-aware wrong-text term kept.
+* ``spectral_norm=True``: every weight of D divided by its largest singular value, estimated by one power
+  iteration per step (``keras.layers.SpectralNormalization``, Miyato et al., ICLR 2018); D then has no BatchNorm.
+* ``conditioning="projection"``: D(x, t) = w·φ(x) + ⟨V·φ_D(t), φ(x)⟩ with φ(x) the pooled image features
+  (the projection discriminator, Miyato & Koyama, ICLR 2018) instead of tiling the text over the 4×4 grid.
+* ``augment=("translation", "cutout")``: differentiable augmentation of every image D sees, real and generated
+  alike (DiffAugment, Zhao et al., NeurIPS 2020): a shift by up to 1/8 of the side and a zeroed square of 1/4 of
+  the side. Never colour: colour is part of the condition.
+* ``diversity_weight`` λ > 0: the mode-seeking term λ / (d(G(z₁, t), G(z₂, t)) / d(z₁, z₂) + ε) in L_G (Mao et al.,
+  CVPR 2019), against samples of one caption that ignore the noise.
+* ``upsampling="resize"``: G doubles its resolution by nearest-neighbour resizing and a 3×3 convolution
+  (Odena et al., Distill 2016) instead of stride-2 transposed convolutions, which leave checkerboard artefacts.
+
 All weights start from N(0, 0.02) (BatchNorm scales from N(1, 0.02)), as in DCGAN.
 """
 
@@ -43,6 +59,11 @@ import zoo.text.encoders  # noqa: E402,F401
 from zoo.text.joint_embedding import ds_sje_terms
 
 MISMATCHES = ("random", "hardest")
+LOSSES = ("bce", "hinge")
+CONDITIONINGS = ("concat", "projection")
+UPSAMPLINGS = ("deconv", "resize")
+AUGMENTATIONS = ("translation", "cutout")
+TRANSLATION_RATIO, CUTOUT_RATIO = 0.125, 0.25
 MATCHING_NEGATIVES = ("mean", "hardest")
 INIT = keras.initializers.RandomNormal(0.0, 0.02)
 GAMMA_INIT = keras.initializers.RandomNormal(1.0, 0.02)
@@ -53,6 +74,12 @@ def _check_image_size(image_size):
             or image_size & (image_size - 1)):
         raise ValueError(f"`image_size` must be a power of two >= 8 (e.g. 32 or 64), got {image_size!r}")
     return int(image_size)
+
+
+def _choice(value, choices, name):
+    if value not in choices:
+        raise ValueError(f"`{name}` must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def _positive(value, name):
@@ -71,7 +98,17 @@ def text_projection(dim, name):
                             name=name)
 
 
-def build_generator(image_size, z_dim, text_dim, text_proj_dim, ngf, name="generator"):
+def _upsample(channels, upsampling, name, activation=None, use_bias=False):
+    """×2 resolution: a stride-2 4×4 transposed convolution, or nearest-neighbour resizing + a 3×3 convolution."""
+    if upsampling == "deconv":
+        return [layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=use_bias,
+                                       activation=activation, kernel_initializer=INIT, name=name)]
+    return [layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_resize"),
+            layers.Conv2D(channels, 3, padding="same", use_bias=use_bias, activation=activation,
+                          kernel_initializer=INIT, name=name)]
+
+
+def build_generator(image_size, z_dim, text_dim, text_proj_dim, ngf, name="generator", upsampling="deconv"):
     """G(z, ψ(t)) → image [B, S, S, 3] in [−1, 1]."""
     doublings = int(math.log2(image_size // 4))
     z = keras.Input((z_dim,), name="z")
@@ -83,34 +120,85 @@ def build_generator(image_size, z_dim, text_dim, text_proj_dim, ngf, name="gener
     x = layers.ReLU()(_batch_norm("g_bn0")(x))
     for index in range(1, doublings):
         channels //= 2
-        x = layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=False,
-                                   kernel_initializer=INIT, name=f"g_deconv{index}")(x)
+        for layer in _upsample(channels, upsampling, f"g_deconv{index}"):
+            x = layer(x)
         x = layers.ReLU()(_batch_norm(f"g_bn{index}")(x))
-    image = layers.Conv2DTranspose(3, 4, strides=2, padding="same", activation="tanh", kernel_initializer=INIT,
-                                   name="g_image")(x)
-    return keras.Model([z, text], image, name=name)
+    for layer in _upsample(3, upsampling, "g_image", activation="tanh", use_bias=True):
+        x = layer(x)
+    return keras.Model([z, text], x, name=name)
 
 
-def build_discriminator(image_size, text_dim, text_proj_dim, ndf):
-    """D(x, ψ(t)) → one logit (before the sigmoid)."""
+def build_discriminator(image_size, text_dim, text_proj_dim, ndf, conditioning="concat", spectral_norm=False):
+    """D(x, ψ(t)) → one logit (before the sigmoid).
+
+    ``conditioning="concat"`` (Reed et al.): φ_D(t) tiled over the 4×4 features, a 1×1 and a 4×4 convolution.
+    ``"projection"`` (Miyato & Koyama 2018): logit = w·f + ⟨V·φ_D(t), f⟩ with f the features averaged over the
+    grid. ``spectral_norm`` wraps every convolution and dense layer of D in ``keras.layers.SpectralNormalization``
+    and drops D's BatchNorm (Miyato et al. 2018)."""
+    def normed(layer):
+        return layers.SpectralNormalization(layer, name=f"{layer.name}_sn") if spectral_norm else layer
+
+    def batch_norm(x, name):
+        return x if spectral_norm else _batch_norm(name)(x)
+
     doublings = int(math.log2(image_size // 4))
     image = keras.Input((image_size, image_size, 3), name="image")
     text = keras.Input((text_dim,), name="text_embedding")
     x = image
     for index in range(doublings):
-        x = layers.Conv2D(ndf * 2 ** index, 4, strides=2, padding="same", use_bias=index == 0,
-                          kernel_initializer=INIT, name=f"d_conv{index}")(x)
+        x = normed(layers.Conv2D(ndf * 2 ** index, 4, strides=2, padding="same",
+                                 use_bias=index == 0 or spectral_norm, kernel_initializer=INIT,
+                                 name=f"d_conv{index}"))(x)
         if index > 0:
-            x = _batch_norm(f"d_bn{index}")(x)
+            x = batch_norm(x, f"d_bn{index}")
         x = layers.LeakyReLU(0.2)(x)
-    projected = text_projection(text_proj_dim, "d_text_projection")(text)
+    channels = ndf * 2 ** (doublings - 1)
+    if spectral_norm:
+        projected = normed(layers.Dense(text_proj_dim, kernel_initializer=INIT, name="d_text_dense"))(text)
+        projected = layers.LeakyReLU(0.2)(projected)
+    else:
+        projected = text_projection(text_proj_dim, "d_text_projection")(text)
+    if conditioning == "projection":
+        features = layers.GlobalAveragePooling2D(name="d_pool")(x)
+        unconditional = normed(layers.Dense(1, kernel_initializer=INIT, name="d_logit"))(features)
+        embedded = normed(layers.Dense(channels, use_bias=False, kernel_initializer=INIT, name="d_embed"))(projected)
+        inner = layers.Dot(axes=1, name="d_projection")([embedded, features])
+        logit = layers.Add()([unconditional, inner])
+        return keras.Model([image, text], layers.Reshape(())(logit), name="discriminator")
     tiled = layers.Reshape((1, 1, text_proj_dim))(projected)
     tiled = layers.UpSampling2D(size=4)(tiled)  # copy over the 4×4 grid
     x = layers.Concatenate()([x, tiled])
-    x = layers.Conv2D(ndf * 2 ** (doublings - 1), 1, use_bias=False, kernel_initializer=INIT, name="d_joint")(x)
-    x = layers.LeakyReLU(0.2)(_batch_norm("d_joint_bn")(x))
-    logit = layers.Conv2D(1, 4, padding="valid", kernel_initializer=INIT, name="d_logit")(x)
+    x = normed(layers.Conv2D(channels, 1, use_bias=spectral_norm, kernel_initializer=INIT, name="d_joint"))(x)
+    x = layers.LeakyReLU(0.2)(batch_norm(x, "d_joint_bn"))
+    logit = normed(layers.Conv2D(1, 4, padding="valid", kernel_initializer=INIT, name="d_logit"))(x)
     return keras.Model([image, text], layers.Reshape(())(logit), name="discriminator")
+
+
+def diff_augment(images, uniform, policies, translation_ratio=TRANSLATION_RATIO, cutout_ratio=CUTOUT_RATIO):
+    """DiffAugment (Zhao et al. 2020) of images [B, S, S, C], differentiable in ``images``.
+
+    ``uniform`` [B, 4] holds U(0, 1) numbers per image: the first two place the translation (a shift of up to
+    ``translation_ratio``·S pixels in each direction, the vacated border zero), the last two the cutout (a square
+    of side ``cutout_ratio``·S, zeroed, its centre anywhere in the image).
+    """
+    size = images.shape[1]
+    if "translation" in policies:
+        shift = int(size * translation_ratio + 0.5)
+        if shift > 0:
+            offsets = tf.cast(tf.floor(uniform[:, :2] * (2 * shift + 1)), tf.int32)  # 0 .. 2·shift
+            padded = tf.pad(images, [[0, 0], [shift, shift], [shift, shift], [0, 0]])
+            rows = offsets[:, :1] + tf.range(size)[None, :]
+            columns = offsets[:, 1:2] + tf.range(size)[None, :]
+            images = tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), columns, axis=2, batch_dims=1)
+    if "cutout" in policies:
+        side = int(size * cutout_ratio + 0.5)
+        starts = tf.cast(tf.floor(uniform[:, 2:] * size), tf.int32) - side // 2  # [B, 2]; centres anywhere
+        grid = tf.range(size)[None, :]
+        inside_rows = (grid >= starts[:, :1]) & (grid < starts[:, :1] + side)
+        inside_columns = (grid >= starts[:, 1:]) & (grid < starts[:, 1:] + side)
+        keep = tf.logical_not(tf.logical_and(inside_rows[:, :, None], inside_columns[:, None, :]))
+        images = images * tf.cast(keep, images.dtype)[..., None]
+    return images
 
 
 def _bce(logits, label):
@@ -129,6 +217,27 @@ def gan_int_cls_losses(s_real, s_wrong, s_fake, s_int=None, interpolation_weight
     g_loss = _bce(s_fake, 1.0)
     if s_int is not None:
         g_loss += interpolation_weight * _bce(s_int, 1.0)
+    return d_loss, g_loss
+
+
+def mode_seeking_ratio(images_a, images_b, z_a, z_b):
+    """Per-example d(G(z_a, t), G(z_b, t)) / d(z_a, z_b) with mean absolute distances (Mao et al., "Mode Seeking
+    Generative Adversarial Networks for Diverse Image Synthesis", CVPR 2019); G minimises λ / (ratio + ε), so two
+    noise vectors of one caption must give different images."""
+    images = tf.reduce_mean(tf.abs(images_a - images_b), axis=[1, 2, 3])
+    return images / tf.reduce_mean(tf.abs(z_a - z_b), axis=1)
+
+
+def hinge_losses(s_real, s_wrong, s_fake, s_int=None, interpolation_weight=1.0):
+    """Per-example hinge losses with the matching-aware term (Lim & Ye 2017; Miyato et al. 2018):
+
+    L_D = max(0, 1 − s_real) + ½[max(0, 1 + s_wrong) + max(0, 1 + s_fake)]
+    L_G = −s_fake − λ·s_int   (the second term only with interpolated captions)
+    """
+    d_loss = tf.nn.relu(1.0 - s_real) + 0.5 * (tf.nn.relu(1.0 + s_wrong) + tf.nn.relu(1.0 + s_fake))
+    g_loss = -s_fake
+    if s_int is not None:
+        g_loss -= interpolation_weight * s_int
     return d_loss, g_loss
 
 
@@ -163,6 +272,15 @@ class TextToImageGAN(keras.Model):
             (:attr:`sampler`); 0 draws with the generator itself.
         with_discriminator: False builds the text encoder and generator only: a model for generating (see
             :meth:`for_generation`), smaller to ship, that cannot be trained.
+        loss: ``"bce"`` (GAN-CLS, Reed et al.) or ``"hinge"`` (:func:`hinge_losses`).
+        spectral_norm: spectral normalisation of every layer of D (and no BatchNorm in D).
+        conditioning: how D reads the text: ``"concat"`` (tiled over the 4×4 features, Reed et al.) or
+            ``"projection"`` (Miyato & Koyama 2018).
+        augment: DiffAugment policies applied to every image D sees: a subset of ``("translation", "cutout")``.
+        upsampling: how G doubles its resolution: ``"deconv"`` (transposed convolutions, DCGAN) or ``"resize"``
+            (nearest-neighbour resizing + convolution).
+        diversity_weight: λ of the mode-seeking term (:func:`mode_seeking_ratio`; 0 turns it off), which costs one
+            more generator pass per step.
     Data for ``fit``: dicts ``{"image": [B, S, S, 3] in [−1, 1], "text_ids": int32 [B, L]}``, optionally with
     ``"match_key"`` int32 [B] (a class id: captions with equal keys describe the same thing and are never used as
     each other's mismatch). With a frozen text encoder, ``"text_embedding"`` [B, D] (ψ(t) computed beforehand, see
@@ -172,7 +290,8 @@ class TextToImageGAN(keras.Model):
     def __init__(self, text_encoder, image_size=64, z_dim=100, text_proj_dim=128, ngf=64, ndf=64,
                  train_text_encoder=False, interpolation_weight=1.0, beta=0.5, max_length=201, real_label=1.0,
                  instance_noise=0.0, mismatch="random", image_encoder=None, matching_weight=0.0,
-                 matching_negatives="mean", ema_decay=0.0, with_discriminator=True, **kwargs):
+                 matching_negatives="mean", ema_decay=0.0, with_discriminator=True, loss="bce", spectral_norm=False,
+                 conditioning="concat", augment=(), upsampling="deconv", diversity_weight=0.0, **kwargs):
         super().__init__(**kwargs)
         if isinstance(text_encoder, dict):
             text_encoder = keras.saving.deserialize_keras_object(text_encoder)
@@ -221,8 +340,22 @@ class TextToImageGAN(keras.Model):
         self.matching_negatives = matching_negatives
         if image_encoder is not None:
             image_encoder.trainable = False
+        self.loss_kind = _choice(loss, LOSSES, "loss")
+        self.spectral_norm = bool(spectral_norm)
+        self.conditioning = _choice(conditioning, CONDITIONINGS, "conditioning")
+        self.upsampling = _choice(upsampling, UPSAMPLINGS, "upsampling")
+        augment = (augment,) if isinstance(augment, str) else tuple(augment or ())
+        unknown = [policy for policy in augment if policy not in AUGMENTATIONS]
+        if unknown or len(set(augment)) != len(augment):
+            raise ValueError(f"`augment` must be distinct policies out of {', '.join(AUGMENTATIONS)} (never colour: "
+                             f"colour is part of the condition), got {list(augment)!r}")
+        self.augment = tuple(policy for policy in AUGMENTATIONS if policy in augment)
+        if isinstance(diversity_weight, bool) or not float(diversity_weight) >= 0.0:
+            raise ValueError(f"`diversity_weight` (of the mode-seeking term) must be >= 0, got {diversity_weight!r}")
+        self.diversity_weight = float(diversity_weight)
         text_dim = self._text_dim()
-        self.generator = build_generator(self.image_size, self.z_dim, text_dim, self.text_proj_dim, self.ngf)
+        self.generator = build_generator(self.image_size, self.z_dim, text_dim, self.text_proj_dim, self.ngf,
+                                         upsampling=self.upsampling)
         if isinstance(ema_decay, bool) or not 0.0 <= float(ema_decay) < 1.0:
             raise ValueError(f"`ema_decay` (of the generator's weight average) must be in [0, 1), got {ema_decay!r}; "
                              "0 turns the average off")
@@ -232,7 +365,8 @@ class TextToImageGAN(keras.Model):
                                             or self.ema_decay > 0):
             raise ValueError("a model without discriminator is for generating only; it takes no image_encoder, "
                              "matching_weight or ema_decay")
-        self.discriminator = (build_discriminator(self.image_size, text_dim, self.text_proj_dim, self.ndf)
+        self.discriminator = (build_discriminator(self.image_size, text_dim, self.text_proj_dim, self.ndf,
+                                                  self.conditioning, self.spectral_norm)
                               if self.with_discriminator else None)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -240,6 +374,7 @@ class TextToImageGAN(keras.Model):
         self.fake_score_tracker = keras.metrics.Mean(name="d_fake")
         self.wrong_score_tracker = keras.metrics.Mean(name="d_wrong")
         self.matching_tracker = keras.metrics.Mean(name="matching")
+        self.diversity_tracker = keras.metrics.Mean(name="diversity")
         # The training noise (z, instance noise) comes from this generator, whose state is a model variable:
         # checkpoints carry it, so a resumed run draws what an uninterrupted one would (seeded by
         # keras.utils.set_random_seed through Python's `random`; created last, so it changes no other draw).
@@ -249,7 +384,7 @@ class TextToImageGAN(keras.Model):
         self.generator_ema = None
         if self.ema_decay > 0:
             self.generator_ema = build_generator(self.image_size, self.z_dim, text_dim, self.text_proj_dim,
-                                                 self.ngf, name="generator_ema")
+                                                 self.ngf, name="generator_ema", upsampling=self.upsampling)
             self.generator_ema.trainable = False
 
     def _text_dim(self):
@@ -362,7 +497,8 @@ class TextToImageGAN(keras.Model):
     def metrics(self):
         trackers = [self.d_loss_tracker, self.g_loss_tracker, self.real_score_tracker, self.fake_score_tracker,
                     self.wrong_score_tracker]
-        return trackers + ([self.matching_tracker] if self.matching_weight > 0 else [])
+        return (trackers + ([self.matching_tracker] if self.matching_weight > 0 else [])
+                + ([self.diversity_tracker] if self.diversity_weight > 0 else []))
 
     def _mismatched(self, text, keys=None):
         """For each example, the embedding of another example's caption (see ``mismatch``)."""
@@ -390,14 +526,33 @@ class TextToImageGAN(keras.Model):
         noise = keras.random.normal((total, *shape), stddev=stddev, seed=self.noise_seed)
         return tf.slice(noise, [offset] + [0] * len(shape), [batch, *shape])
 
-    def _discriminate(self, images, text, rows=None):
-        """D's logits in training mode; each kind of pair is its own batch, as in DCGAN and Reed et al.
-        (BatchNorm statistics of a joint real+fake batch made D win within a few hundred steps)."""
+    def _discriminate(self, pairs, rows):
+        """D's logits in training mode for a list of (images, text) pairs of this replica's batch, one list entry
+        per kind of pair (real, mismatched, generated, ...). With BatchNorm in D each kind is its own batch, as in
+        DCGAN and Reed et al. (BatchNorm statistics of a joint real+fake batch made D win within a few hundred
+        steps); without it (spectral normalisation) all pairs go through D as one batch, which gives the same
+        logits in one call. Instance noise and DiffAugment are drawn anew for every image."""
+        batch = tf.shape(pairs[0][0])[0]
+        images = [self._perturb(image, rows, batch) for image, _ in pairs]
+        if not self.spectral_norm:
+            return [self.discriminator([image, text], training=True) for image, (_, text) in zip(images, pairs)]
+        logits = self.discriminator([tf.concat(images, 0), tf.concat([text for _, text in pairs], 0)],
+                                    training=True)
+        return tf.split(logits, len(pairs), axis=0)
+
+    def _perturb(self, images, rows, batch):
+        """D's view of ``images``: with instance noise and DiffAugment when they are on."""
+        if self.augment:
+            images = diff_augment(images, self._uniform(rows, batch, 4), self.augment)
         if self.instance_noise > 0:
-            if rows is None:
-                rows = (0, tf.shape(images)[0])
-            images = images + self._noise(rows, tf.shape(images)[0], *images.shape[1:], stddev=self.instance_noise)
-        return self.discriminator([images, text], training=True)
+            images = images + self._noise(rows, batch, *images.shape[1:], stddev=self.instance_noise)
+        return images
+
+    def _uniform(self, rows, batch, *shape):
+        """U(0, 1) numbers [batch, *shape] for this replica's examples, drawn like :meth:`_noise`."""
+        offset, total = rows
+        numbers = keras.random.uniform((total, *shape), seed=self.noise_seed)
+        return tf.slice(numbers, [offset] + [0] * len(shape), [batch, *shape])
 
     def train_step(self, data):
         """One D and one G update on this replica's batch.
@@ -430,19 +585,25 @@ class TextToImageGAN(keras.Model):
                 text = self.text_encoder(data["text_ids"], training=self.train_text_encoder)
             wrong = self._mismatched(text, data.get("match_key"))
             fake = self.generator([z, text], training=True)
-            s_real = self._discriminate(images, text, rows)
-            s_wrong = self._discriminate(images, wrong, rows)
-            s_fake = self._discriminate(fake, text, rows)
-            s_int = None
+            pairs = [(images, text), (images, wrong), (fake, text)]
             if self.interpolation_weight > 0:
                 g_text = tf.stop_gradient(text)
                 mixed = self.beta * g_text + (1.0 - self.beta) * tf.roll(g_text, shift=2, axis=0)
-                s_int = self._discriminate(self.generator([z_int, mixed], training=True), mixed, rows)
-            d_per_example, g_per_example = gan_int_cls_losses(s_real, s_wrong, s_fake, s_int,
-                                                              self.interpolation_weight, self.real_label)
+                pairs.append((self.generator([z_int, mixed], training=True), mixed))
+            s_real, s_wrong, s_fake, *s_int = self._discriminate(pairs, rows)
+            s_int = s_int[0] if s_int else None
+            if self.loss_kind == "hinge":
+                d_per_example, g_per_example = hinge_losses(s_real, s_wrong, s_fake, s_int, self.interpolation_weight)
+            else:
+                d_per_example, g_per_example = gan_int_cls_losses(s_real, s_wrong, s_fake, s_int,
+                                                                  self.interpolation_weight, self.real_label)
             if self.matching_weight > 0:
                 matching = self._matching(fake, text, data.get("match_key"))
                 g_per_example = g_per_example + self.matching_weight * matching
+            if self.diversity_weight > 0:
+                z_other = self._noise(rows, batch, self.z_dim)
+                diversity = mode_seeking_ratio(fake, self.generator([z_other, text], training=True), z, z_other)
+                g_per_example = g_per_example + self.diversity_weight / (diversity + 1e-5)
             d_loss = tf.reduce_sum(d_per_example) / global_batch
             g_loss = tf.reduce_sum(g_per_example) / global_batch
         d_variables = self._d_variables()
@@ -460,6 +621,8 @@ class TextToImageGAN(keras.Model):
         self.wrong_score_tracker.update_state(tf.sigmoid(s_wrong))
         if self.matching_weight > 0:
             self.matching_tracker.update_state(matching)
+        if self.diversity_weight > 0:
+            self.diversity_tracker.update_state(diversity)
         return {metric.name: metric.result() for metric in self.metrics}
 
     def _update_generator_ema(self):
@@ -498,7 +661,10 @@ class TextToImageGAN(keras.Model):
                 "image_encoder": (keras.saving.serialize_keras_object(self.image_encoder)
                                   if self.image_encoder is not None else None),
                 "matching_weight": self.matching_weight, "matching_negatives": self.matching_negatives,
-                "ema_decay": self.ema_decay, "with_discriminator": self.with_discriminator}
+                "ema_decay": self.ema_decay, "with_discriminator": self.with_discriminator,
+                "loss": self.loss_kind, "spectral_norm": self.spectral_norm, "conditioning": self.conditioning,
+                "augment": list(self.augment), "upsampling": self.upsampling,
+                "diversity_weight": self.diversity_weight}
 
     def for_generation(self) -> TextToImageGAN:
         """A copy with this model's text encoder and generator (weights included; the weight average's when there

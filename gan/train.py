@@ -31,6 +31,10 @@ from gan.grid import captioned_grid, save_captioned_grid
 from gan.model import TextToImageGAN
 from zoo import runtime
 
+# The text encoder ψ: a char-RNN reading one direction ("rnn", Reed et al.) or both ("birnn"), or a char-CNN with
+# max-over-time pooling ("cnn", zoo.text.CharCNNEncoder), which composes words never seen together.
+TEXT_ENCODERS = ("cnn", "rnn", "birnn")
+
 SAMPLE_CAPTIONS = {
     "shapes": ["a small red circle in the top left", "a large blue square in the bottom right",
                "a small green triangle in the top right", "a large yellow star in the bottom left"],
@@ -46,26 +50,19 @@ SAMPLE_CAPTIONS = {
 class T2IConfig:
     """Everything a run depends on, as plain data (saved to ``config.json``).
 
-    The defaults are the quickstart on ``shapes``: 32×32 images, ngf = ndf = 32, 4,000 DS-SJE pretraining steps
-    of the text encoder and 20 epochs of 100 GAN steps; Reed et al.'s setting is image_size=64, ngf=ndf=64.
-    Learning rates: G 1e-3 and D 2e-4 (Adam, β₁ = 0.5). With G at Reed et al.'s 2e-4 (D at 2e-4 or 1e-4), D
-    separated real from fake within a few hundred steps and G followed no colour word (with D at 1e-4 it collapsed
-    to one blurry image for every caption and noise).
+    The defaults are the quickstart on ``shapes``: 32×32 images, ngf = ndf = 32, DS-SJE pretraining of the text
+    encoder, then epochs of 100 GAN steps; Reed et al.'s setting is image_size=64, ngf=ndf=64.
 
-    The generator's matching term (see :class:`gan.model.TextToImageGAN`) carries most of what G learns about the
-    caption in this budget. Held-out shape / colour accuracy after 1,500 steps, from the same pretrained encoders:
-    weight 1, mean over the other captions: 0.32-0.48 / 0.55-0.67; weight 3: 0.55 / 0.60; weight 3, hardest
-    caption (VSE++): 0.67 / 0.77; weight 8, hardest: 0.60-0.74 / 0.75-0.83 (four runs, two seeds). Drawing with the
-    generator's weight average (``ema_decay`` 0.99) added 0.03-0.07 to both in the same runs, and 2,000 steps
-    instead of 1,500 added 0.03-0.09 to shape. After 2,000 steps with hardest captions and the average (six runs,
-    two seeds, two pairs of pretrained encoders, weights 1, 3 and 8): shape 0.67-0.89, colour 0.80-0.91; the
-    weight mattered less than the run (weight 8: 0.885 / 0.806, weight 1: 0.70-0.75 / 0.82-0.91, weight 3:
-    0.67 / 0.83).
+    ``recipe`` names a set of GAN and text-encoder settings (:data:`gan.recipes.RECIPES`: ``"modern"`` by default,
+    ``"reed2016"`` the paper's, ``"matching"`` kzoo's first): every field of :data:`gan.recipes.RECIPE_KEYS` left at
+    ``None`` is taken from it, and one given explicitly wins. ``config.json`` keeps the resolved values.
+    bench/README.md has the ablation that chose the default.
     """
 
     dataset: str = "shapes"
     data_dir: str | None = None
     captions_dir: str | None = None
+    recipe: str = "modern"
     image_size: int = 32
     batch_size: int = 64
     epochs: int = 20
@@ -79,20 +76,27 @@ class T2IConfig:
     text_units: int = 128
     text_dim: int = 256
     text_cell: str = "gru"
+    text_encoder: str | None = None
     max_length: int = 96
     train_text_encoder: bool = False
-    pretrain_steps: int = 4000
+    pretrain_steps: int | None = None
     pretrain_classes_per_batch: int = 32
     pretrain_learning_rate: float = 2e-3
     interpolation_weight: float = 1.0
-    learning_rate: float = 1e-3
-    d_learning_rate: float = 2e-4
-    real_label: float = 0.9
+    learning_rate: float | None = None
+    d_learning_rate: float | None = None
+    real_label: float | None = None
     instance_noise: float = 0.0
     mismatch: str = "random"
-    matching_weight: float = 8.0
-    matching_negatives: str = "hardest"
-    ema_decay: float = 0.99
+    matching_weight: float | None = None
+    matching_negatives: str | None = None
+    ema_decay: float | None = None
+    loss: str | None = None
+    spectral_norm: bool | None = None
+    conditioning: str | None = None
+    augment: list | None = None
+    upsampling: str | None = None
+    diversity_weight: float | None = None
     distribute: str = "none"
     devices: int | None = None
     deterministic: bool = False
@@ -101,6 +105,19 @@ class T2IConfig:
     limit: int | None = None
 
     def __post_init__(self):
+        from gan.recipes import recipe_settings
+
+        settings = recipe_settings(self.recipe)
+        if self.pretrain_steps is None:
+            self.pretrain_steps = settings["pretrain_steps"]
+        if self.pretrain_steps == 0 and self.matching_weight is None:
+            settings["matching_weight"] = 0.0  # the matching term needs the pretrained image encoder
+        for key, value in settings.items():
+            if getattr(self, key) is None:
+                setattr(self, key, value)
+        self.augment = list(self.augment)
+        if self.text_encoder not in TEXT_ENCODERS:
+            raise ValueError(f"unknown text_encoder {self.text_encoder!r}; choose one of {', '.join(TEXT_ENCODERS)}")
         if self.matching_weight > 0 and self.pretrain_steps == 0:
             raise ValueError("the matching term (matching_weight > 0) uses the image encoder of the DS-SJE "
                              "pretraining; with --pretrain-steps 0 pass --matching-weight 0")
@@ -186,11 +203,17 @@ class SampleGrid(keras.callbacks.Callback):
 
 
 def build_text_encoder(config: T2IConfig, vocab=None):
-    """The char-RNN text encoder ψ (``zoo.text.CharRNNEncoder``) with Reed et al.'s alphabet."""
-    from zoo.text import CharRNNEncoder, CharVocab
+    """The text encoder ψ of ``config.text_encoder`` with Reed et al.'s alphabet: ``zoo.text.CharCNNEncoder`` (two
+    convolutions of ``text_units`` filters) or ``zoo.text.CharRNNEncoder`` (``text_cell`` of ``text_units``)."""
+    from zoo.text import CharCNNEncoder, CharRNNEncoder, CharVocab
 
+    if config.text_encoder == "cnn":
+        return CharCNNEncoder(vocab or CharVocab(), embedding_dim=config.embedding_dim,
+                              filters=(config.text_units, config.text_units), output_dim=config.text_dim,
+                              name="text_encoder")
     return CharRNNEncoder(vocab or CharVocab(), embedding_dim=config.embedding_dim, cell=config.text_cell,
-                          units=config.text_units, output_dim=config.text_dim, name="text_encoder")
+                          units=config.text_units, output_dim=config.text_dim,
+                          bidirectional=config.text_encoder == "birnn", name="text_encoder")
 
 
 def build_image_encoder(config: T2IConfig, encoder):
@@ -214,7 +237,10 @@ def build_gan(config: T2IConfig, encoder, image_encoder=None) -> TextToImageGAN:
                            mismatch=config.mismatch,
                            image_encoder=image_encoder if config.matching_weight > 0 else None,
                            matching_weight=config.matching_weight,
-                           matching_negatives=config.matching_negatives, ema_decay=config.ema_decay)
+                           matching_negatives=config.matching_negatives, ema_decay=config.ema_decay,
+                           loss=config.loss, spectral_norm=config.spectral_norm, conditioning=config.conditioning,
+                           augment=config.augment, upsampling=config.upsampling,
+                           diversity_weight=config.diversity_weight)
     model.compile(d_optimizer=keras.optimizers.Adam(config.d_learning_rate, beta_1=0.5),
                   g_optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=0.5))
     return model
@@ -317,8 +343,10 @@ def match_key(label):
 RESUMABLE_CHANGES = ("epochs", "distribute", "devices", "deterministic")
 
 
-def train_t2i(config: T2IConfig, out_dir: str | os.PathLike, verbose: int = 1) -> dict:
+def train_t2i(config: T2IConfig, out_dir: str | os.PathLike, verbose: int = 1, callbacks=()) -> dict:
     """Train (or resume) a GAN-INT-CLS model as described in the module docstring; return the metrics.
+
+    ``callbacks`` are extra Keras callbacks for the GAN's ``fit`` (after kzoo's own).
 
     Under ``config.distribute`` the batch size is the global batch; on a multi-worker cluster every worker runs
     this function and only the chief keeps its files (the others write into a temporary folder)."""
@@ -337,10 +365,10 @@ def train_t2i(config: T2IConfig, out_dir: str | os.PathLike, verbose: int = 1) -
             raise ValueError(f"{out_dir} holds a run with another configuration {changed} (old, new); resume with "
                              "the same arguments (only --epochs may grow) or choose another --out")
     with runtime.worker_out_dir(out_dir, strategy) as out:
-        return _train_t2i(config, strategy, out_dir, out, verbose)
+        return _train_t2i(config, strategy, out_dir, out, verbose, list(callbacks))
 
 
-def _train_t2i(config: T2IConfig, strategy, out_dir: Path, out: Path, verbose: int) -> dict:
+def _train_t2i(config: T2IConfig, strategy, out_dir: Path, out: Path, verbose: int, extra_callbacks: list) -> dict:
     runtime.set_seed(config.seed, deterministic=config.deterministic)
     global_batch = config.batch_size
     if global_batch % strategy.num_replicas_in_sync:
@@ -369,6 +397,11 @@ def _train_t2i(config: T2IConfig, strategy, out_dir: Path, out: Path, verbose: i
     samples = SampleGrid(out, captions, config.sample_columns, config.seed, log_dir=out / "logs" / "samples",
                          guard=guard)
     callbacks = runtime.training_callbacks(out, strategy=strategy, checkpoint=checkpoint) + [guard, samples]
+    if verbose:
+        from zoo.progress import RunETA
+
+        callbacks.append(RunETA(config.epochs, config.steps_per_epoch, stage="GAN"))
+    callbacks += extra_callbacks
     started = time.perf_counter()
     history = model.fit(dataset, epochs=config.epochs, initial_epoch=initial_epoch,
                         steps_per_epoch=config.steps_per_epoch, callbacks=callbacks, verbose=verbose)

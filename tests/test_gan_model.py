@@ -333,3 +333,96 @@ def test_training_stream_carries_the_frozen_encoders_embeddings():
     np.testing.assert_array_equal(by_embeddings["match_key"], by_ids["match_key"])
     np.testing.assert_allclose(by_embeddings["text_embedding"], encoder(by_ids["text_ids"], training=False),
                                atol=1e-6)
+
+
+def test_hinge_losses_equal_numpy():
+    from gan.model import hinge_losses
+
+    s_real, s_wrong, s_fake, s_int = (np.array(v, np.float32) for v in ([2.0, 0.3, -1.5], [-2.0, 0.5, 1.0],
+                                                                       [-0.2, -1.5, 3.0], [0.7, -0.1, 2.0]))
+    d_loss, g_loss = hinge_losses(s_real, s_wrong, s_fake, s_int, interpolation_weight=0.5)
+    def relu(x):
+        return np.maximum(x, 0.0)
+
+    np.testing.assert_allclose(d_loss, relu(1 - s_real) + 0.5 * (relu(1 + s_wrong) + relu(1 + s_fake)), rtol=1e-6)
+    np.testing.assert_allclose(g_loss, -s_fake - 0.5 * s_int, rtol=1e-6)
+
+
+def test_diff_augment_translates_and_cuts_out_and_passes_gradients():
+    from gan.model import diff_augment
+
+    images = tf.reshape(tf.range(2 * 16 * 16 * 3, dtype=tf.float32) + 1.0, (2, 16, 16, 3))
+    # U = 0 gives the largest shift up-left: offset 0 of 2·2 + 1 → the image moves 2 px down and right.
+    shifted = diff_augment(images, tf.constant([[0.0, 0.0, 0.0, 0.0], [0.99, 0.5, 0.0, 0.0]]), ("translation",))
+    np.testing.assert_array_equal(shifted[0, 2:, 2:], images[0, :-2, :-2])
+    assert float(tf.reduce_max(tf.abs(shifted[0, :2]))) == 0.0
+    assert float(tf.reduce_max(tf.abs(shifted[0, :, :2]))) == 0.0
+    np.testing.assert_array_equal(shifted[1, :-2, :], images[1, 2:, :])  # rows moved up, columns kept
+    cut = diff_augment(images, tf.constant([[0.0, 0.0, 0.5, 0.5], [0.0, 0.0, 0.0, 0.99]]), ("cutout",))
+    zeros = tf.reduce_all(tf.equal(cut, 0.0), axis=-1).numpy()
+    # a square of side 16/4 = 4 from centre - 2: rows and columns 6-9; at the corner (0, 15) only 2 x 3 of it
+    assert zeros[0].sum() == 16 and zeros[0, 6:10, 6:10].all()
+    assert zeros[1].sum() == 6 and zeros[1, :2, 13:].all()
+    np.testing.assert_array_equal(cut.numpy()[~zeros], images.numpy()[~zeros])
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        total = tf.reduce_sum(diff_augment(images, tf.fill((2, 4), 0.3), ("translation", "cutout")))
+    gradient = tape.gradient(total, images).numpy()
+    assert set(np.unique(gradient)) <= {0.0, 1.0} and gradient.sum() > 0.5 * gradient.size
+
+
+def test_mode_seeking_ratio_equals_numpy():
+    from gan.model import mode_seeking_ratio
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(2, 3, 4, 4, 3)).astype(np.float32)
+    z_a, z_b = rng.normal(size=(2, 3, 5)).astype(np.float32)
+    expected = np.abs(a - b).mean(axis=(1, 2, 3)) / np.abs(z_a - z_b).mean(axis=1)
+    np.testing.assert_allclose(mode_seeking_ratio(a, b, z_a, z_b), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("options", [
+    dict(loss="hinge"),
+    dict(diversity_weight=1.0),
+    dict(spectral_norm=True),
+    dict(conditioning="projection"),
+    dict(conditioning="projection", spectral_norm=True, loss="hinge", augment=("translation", "cutout"),
+         upsampling="resize", ema_decay=0.9),
+])
+def test_recipe_options_train_and_round_trip(options, tmp_path):
+    model = _tiny_gan(**options)
+    rng = np.random.default_rng(0)
+    data = {"image": rng.uniform(-1, 1, (16, 16, 16, 3)).astype("float32"),
+            "text_ids": rng.integers(1, 20, (16, 24)).astype("int32")}
+    before = [w.numpy().copy() for w in model.discriminator.trainable_weights]
+    history = model.fit(tf.data.Dataset.from_tensor_slices(data).batch(8), epochs=1, verbose=0)
+    assert all(np.isfinite(v[-1]) for v in history.history.values())
+    assert any(not np.allclose(a, b.numpy()) for a, b in zip(before, model.discriminator.trainable_weights))
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path, safe_mode=True)
+    for key, value in options.items():
+        assert loaded.get_config()[key] == (list(value) if isinstance(value, tuple) else value)
+    np.testing.assert_allclose(model.generate(["a red circle"], n=2, seed=3),
+                               loaded.generate(["a red circle"], n=2, seed=3), atol=1e-6)
+
+
+def test_spectral_norm_keeps_each_discriminator_kernel_at_norm_one():
+    model = _tiny_gan(spectral_norm=True, conditioning="projection")
+    rng = np.random.default_rng(1)
+    data = {"image": rng.uniform(-1, 1, (8, 16, 16, 3)).astype("float32"),
+            "text_ids": rng.integers(1, 20, (8, 24)).astype("int32")}
+    model.fit(tf.data.Dataset.from_tensor_slices(data).batch(8).repeat(), steps_per_epoch=30, epochs=1, verbose=0)
+    wrapped = [layer for layer in model.discriminator.layers if isinstance(layer, keras.layers.SpectralNormalization)]
+    assert len(wrapped) >= 4 and not any(isinstance(layer, keras.layers.BatchNormalization)
+                                         for layer in model.discriminator.layers)
+    for layer in wrapped:  # the kernel D used in its last step, reshaped to [fan_in, out]: largest singular value 1
+        kernel = layer.layer.kernel.numpy().reshape(-1, layer.layer.kernel.shape[-1])
+        assert abs(np.linalg.svd(kernel, compute_uv=False)[0] - 1.0) < 0.1, layer.name
+
+
+def test_recipe_option_validation():
+    for kwargs, match in [(dict(loss="wasserstein"), "loss"), (dict(conditioning="film"), "conditioning"),
+                          (dict(upsampling="pixelshuffle"), "upsampling"), (dict(augment=("colour",)), "never colour")]:
+        with pytest.raises(ValueError, match=match):
+            _tiny_gan(**kwargs)

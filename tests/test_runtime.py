@@ -62,3 +62,20 @@ def test_strategies_and_seed(monkeypatch):
     np.testing.assert_array_equal(first, tf.random.uniform((3,)).numpy())
     with pytest.raises(ValueError, match="seed"):
         runtime.set_seed(-1)
+
+
+def test_run_eta_prints_the_runs_progress_and_remaining_time():
+    import keras
+    import numpy as np
+
+    from zoo.progress import RunETA, format_seconds
+
+    assert (format_seconds(65.4), format_seconds(3725), format_seconds(-3)) == ("1:05", "1:02:05", "0:00")
+    lines = []
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.zeros((8, 2), np.float32)
+    model.fit(x, x[:, :1], batch_size=4, epochs=3, verbose=0,
+              callbacks=[RunETA(3, 2, stage="GAN", print_fn=lines.append)])
+    assert len(lines) == 3 and lines[0].startswith("GAN: epoch 1/3, ") and "steps/s, ETA " in lines[0]
+    assert lines[-1].startswith("GAN: epoch 3/3") and lines[-1].endswith("ETA 0:00")

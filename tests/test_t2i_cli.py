@@ -54,6 +54,25 @@ def test_generate_grid_and_interpolation(trained, tmp_path, capsys):
     assert "no text-to-image model" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("recipe", ["modern", "matching", "reed2016"])
+def test_each_recipe_trains_saves_and_loads(recipe, tmp_path):
+    import keras
+
+    from gan.recipes import RECIPES
+
+    out = tmp_path / recipe
+    assert main(TINY + ["--recipe", recipe, "--epochs", "1", "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    expected = {**RECIPES[recipe], "pretrain_steps": 2}  # --pretrain-steps 2 overrides the recipe's
+    assert config["recipe"] == recipe and {key: config[key] for key in expected} == expected
+    model = keras.models.load_model(out / "model.keras", safe_mode=True)
+    for key in ("loss", "spectral_norm", "conditioning", "upsampling", "ema_decay", "matching_weight"):
+        assert model.get_config()[key] == RECIPES[recipe][key], key
+    assert model.get_config()["augment"] == RECIPES[recipe]["augment"]
+    images = model.generate(["a red circle"], n=2, seed=0)
+    assert images.shape == (1, 2, 32, 32, 3) and np.isfinite(images).all()
+
+
 def test_generate_in_a_fresh_process(trained, tmp_path):
     """The console script loads the saved model with nothing imported beforehand (registration by import)."""
     import subprocess
@@ -66,6 +85,26 @@ def test_generate_in_a_fresh_process(trained, tmp_path):
     assert grid.is_file()
 
 
+def test_generate_without_a_model_uses_the_bundled_preset(tmp_path):
+    """The first command a user tries: no --model, a PNG in seconds from the bundled default preset."""
+    import subprocess
+    import sys
+    import time
+
+    from gan.commands import DEFAULT_T2I_MODEL
+    from zoo.presets import registry
+
+    assert DEFAULT_T2I_MODEL in registry.preset_names()
+    grid = tmp_path / "first.png"
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "zoo.cli", "generate", "a small red circle in the top left",
+                             "-o", str(grid)], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert time.perf_counter() - started < 120  # "seconds": start-up and one batch, with a wide margin for CI
+    image = np.asarray(Image.open(grid))
+    assert image.shape[1] > 8 * 64 and image.std() > 5  # eight 64 px samples, not a blank canvas
+
+
 def test_bad_dataset_and_missing_files(tmp_path, capsys):
     assert main(["train", "t2i", "--dataset", "cifar"]) == 2
     assert "shapes" in capsys.readouterr().err and "flowers102" in capsys.readouterr().err + "flowers102"
@@ -74,21 +113,25 @@ def test_bad_dataset_and_missing_files(tmp_path, capsys):
     assert "train-images-idx3-ubyte.gz" in capsys.readouterr().err
 
 
-def test_cli_defaults_are_the_config_defaults():
-    from gan import commands
+def test_config_takes_unset_settings_from_its_recipe():
+    from gan.recipes import RECIPE_KEYS, RECIPES
     from gan.train import T2IConfig
 
-    defaults = T2IConfig()
-    assert (commands.G_LEARNING_RATE, commands.D_LEARNING_RATE, commands.MATCHING_WEIGHT,
-            commands.MATCHING_NEGATIVES, commands.EMA_DECAY) == (
-        defaults.learning_rate, defaults.d_learning_rate, defaults.matching_weight, defaults.matching_negatives,
-        defaults.ema_decay)
+    for name, settings in RECIPES.items():
+        config = T2IConfig(recipe=name)
+        assert {key: getattr(config, key) for key in RECIPE_KEYS} == settings
+    assert T2IConfig().recipe == "modern"
+    # an explicit setting wins over the recipe's
+    assert T2IConfig(recipe="reed2016", loss="hinge", ema_decay=0.5).loss == "hinge"
+    assert T2IConfig(recipe="reed2016", loss="hinge", ema_decay=0.5).ema_decay == 0.5
+    with pytest.raises(ValueError, match="reed2016"):
+        T2IConfig(recipe="reed2017")
     with pytest.raises(ValueError, match="--matching-weight 0"):
-        T2IConfig(pretrain_steps=0)
-    assert T2IConfig(pretrain_steps=0, matching_weight=0.0).matching_weight == 0.0
+        T2IConfig(pretrain_steps=0, matching_weight=1.0)
+    assert T2IConfig(pretrain_steps=0).matching_weight == 0.0  # the matching term needs the pretraining
 
 
-def test_matching_and_average_flags_reach_the_config(monkeypatch, capsys):
+def test_recipe_and_its_flags_reach_the_config(monkeypatch, capsys):
     import gan.train
 
     seen = {}
@@ -102,8 +145,26 @@ def test_matching_and_average_flags_reach_the_config(monkeypatch, capsys):
                  "--out", "unused"]) == 0
     assert (seen["config"].matching_negatives, seen["config"].ema_decay) == ("mean", 0.0)
     assert main(["train", "t2i", "--no-evaluate", "--out", "unused"]) == 0
-    assert (seen["config"].matching_negatives, seen["config"].ema_decay) == ("hardest", 0.99)
+    assert (seen["config"].recipe, seen["config"].matching_negatives, seen["config"].ema_decay) == (
+        "modern", "hardest", 0.99)
+    assert main(["train", "t2i", "--recipe", "reed2016", "--no-evaluate", "--out", "unused"]) == 0
+    config = seen["config"]
+    assert (config.loss, config.spectral_norm, config.conditioning, config.augment, config.upsampling,
+            config.matching_weight, config.ema_decay, config.learning_rate) == (
+        "bce", False, "concat", [], "deconv", 0.0, 0.0, 2e-4)
+    assert main(["train", "t2i", "--recipe", "reed2016", "--loss", "hinge", "--spectral-norm", "--conditioning",
+                 "projection", "--augment", "cutout,translation", "--upsampling", "resize", "--text-encoder", "birnn",
+                 "--no-evaluate", "--out", "unused"]) == 0
+    config = seen["config"]
+    assert (config.loss, config.spectral_norm, config.conditioning, config.augment, config.upsampling,
+            config.text_encoder) == ("hinge", True, "projection", ["cutout", "translation"], "resize", "birnn")
+    assert main(["train", "t2i", "--no-spectral-norm", "--augment", "none", "--no-evaluate", "--out", "unused"]) == 0
+    assert (seen["config"].spectral_norm, seen["config"].augment) == (False, [])
     assert main(["train", "t2i", "--ema-decay", "1"]) == 2
     assert "below 1" in capsys.readouterr().err
     assert main(["train", "t2i", "--matching-negatives", "all"]) == 2
     assert "hardest" in capsys.readouterr().err
+    assert main(["train", "t2i", "--augment", "colour"]) == 2
+    assert "translation" in capsys.readouterr().err
+    assert main(["train", "t2i", "--recipe", "dcgan"]) == 2
+    assert "reed2016" in capsys.readouterr().err

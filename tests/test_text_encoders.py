@@ -1,11 +1,11 @@
-"""CharRNNEncoder and CharCNNRNN: masking, Reed et al.'s sizes, saving, vocabulary checks."""
+"""CharRNNEncoder, CharCNNEncoder and CharCNNRNN: masking, Reed et al.'s sizes, saving, vocabulary checks."""
 
 import keras
 import numpy as np
 import pytest
 
 import zoo
-from zoo.text.encoders import CharCNNRNN, CharRNNEncoder, load_encoder
+from zoo.text.encoders import CharCNNEncoder, CharCNNRNN, CharRNNEncoder, load_encoder
 from zoo.text.vocab import CharVocab
 
 VOCAB = CharVocab()
@@ -25,6 +25,8 @@ def small_cnn(**kwargs):
 
 RNN_VARIANTS = {
     "lstm-mean": lambda: small_rnn(cell="lstm"),
+    "bigru-mean": lambda: small_rnn(cell="gru", bidirectional=True),
+    "bigru-last": lambda: small_rnn(cell="gru", pooling="last", bidirectional=True),
     "gru-last": lambda: small_rnn(cell="gru", pooling="last"),
     "elman-mean": lambda: small_rnn(cell="elman"),
     "cell-instance": lambda: small_rnn(cell=zoo.LSTMCell(5), units=None),
@@ -130,8 +132,44 @@ class TestCharCNNRNN:
             CharCNNRNN(VOCAB, filters=(4, 0, 4))
 
 
+class TestCharCNNEncoder:
+    def test_appending_padding_changes_nothing(self):
+        encoder = CharCNNEncoder(VOCAB, filters=(8, 6), output_dim=3)
+        ids = VOCAB.encode(TEXTS, max_length=30)
+        np.testing.assert_allclose(encoder(np.pad(ids, ((0, 0), (0, 17)))).numpy(), encoder(ids).numpy(), atol=1e-6)
+
+    def test_equals_numpy_convolutions_and_max_over_the_characters(self):
+        encoder = CharCNNEncoder(VOCAB, embedding_dim=4, filters=(5, 6), kernel_size=3, output_dim=2)
+        ids = VOCAB.encode(["red triangle", "a"], max_length=16)
+        out = encoder(ids).numpy()
+        table = encoder.embedding.embeddings.numpy()
+        for row, text in zip(out, ["red triangle", "a"]):
+            x = table[VOCAB.encode(text, max_length=len(text))[0]]
+            for conv in encoder.convolutions:
+                kernel, bias = conv.kernel.numpy(), conv.bias.numpy()  # [3, in, out]
+                padded = np.pad(x, ((1, 1), (0, 0)))
+                x = np.maximum(np.stack([np.einsum("ki,kio->o", padded[t:t + 3], kernel) for t in range(len(x))])
+                               + bias, 0.0)
+            expected = x.max(0) @ encoder.projection.kernel.numpy() + encoder.projection.bias.numpy()
+            np.testing.assert_allclose(row, expected, atol=1e-5)
+
+    def test_all_padding_gives_the_bias(self):
+        encoder = CharCNNEncoder(VOCAB, filters=(8,), output_dim=3)
+        encoder.build((None, 12))
+        encoder.projection.bias.assign(np.arange(3, dtype=np.float32))
+        np.testing.assert_allclose(encoder(VOCAB.encode(["", ""], max_length=12)).numpy(), [[0, 1, 2]] * 2, atol=1e-6)
+
+    def test_bad_arguments(self):
+        with pytest.raises(ValueError, match="filters"):
+            CharCNNEncoder(VOCAB, filters=())
+        with pytest.raises(ValueError, match="kernel_size"):
+            CharCNNEncoder(VOCAB, kernel_size=0)
+
+
 SAVED = {
     "rnn-lstm": lambda: small_rnn(cell="lstm"),
+    "rnn-bigru": lambda: small_rnn(cell="gru", bidirectional=True),
+    "char-cnn": lambda: CharCNNEncoder(VOCAB, filters=(8, 8), output_dim=3),
     "rnn-cell-instance": lambda: small_rnn(cell=zoo.ElmanCell(5, activation="relu"), units=None, pooling="last"),
     "cnn-elman": lambda: small_cnn(),
     "cnn-gru-custom-vocab": lambda: CharCNNRNN(CharVocab.from_text("AbC é"), output_dim=3, filters=(4, 4),

@@ -22,7 +22,7 @@ may compute them for all steps at once (Elman hands over h_t, from which each ba
 step forms φ'(a_t));
 ``backward_step(d_new_states, coefficients_t, bparams) -> (δzx, δrec or None when
 it equals δzx, d_prev_states)`` chains one step, with ``bparams =
-backward_params(params)`` (Wᵀ for LSTM and Elman, made once by the forward computation)
+backward_params(params)`` (Wᵀ, made once by the forward computation)
 or ``params`` when ``backward_params`` is None; ``param_grads`` turns the stacked δ's
 into weight gradients. Few operations per step matter more than few FLOPs: on a CPU the
 per-operation cost inside a loop is of the order of a small step's matmul.
@@ -152,20 +152,7 @@ class LSTMRule:
         return (_matmul_previous(states0[0], h_seq, dzx_seq),)
 
 
-class _ValidatedGRUNumerics:
-    """The GRU rules keep, bit for bit, the arithmetic the quickstart's GRU text encoder and
-    the GAN colour accuracy measured on it were validated with (see ``backward_loop``): the
-    backward dot transposes W itself (a transposed copy, as for LSTM and Elman, was faster
-    but changes the summation order of some shapes: DS-SJE loss 1.5706 instead of 1.5623),
-    the weight gradients stay inside XLA and the bias sum outside it."""
-
-    backward_params = None
-    param_grads_in_xla = True
-    bias_grad_in_xla = False
-    project_shards_together = False
-
-
-class GRUResetAfterRule(_ValidatedGRUNumerics):
+class GRUResetAfterRule:
     """rec = h·W + b'; z, r = σ(zx_z + rec_z), σ(zx_r + rec_r); h̃ = tanh(zx_h + r⊙rec_h).
 
     Backward (h' = h̃ + z⊙(h − h̃)): with a_h the candidate's pre-activation,
@@ -174,6 +161,9 @@ class GRUResetAfterRule(_ValidatedGRUNumerics):
     ∂L/∂h = ∂L/∂h' ⊙ z + δrec·Wᵀ.
     """
 
+    param_grads_in_xla = False  # oneDNN, outside XLA: faster (see backward_loop)
+    bias_grad_in_xla = True
+    project_shards_together = True  # see shard_projections
     n_states = 1
     n_saved = 3
     separate_recurrent_delta = True
@@ -193,25 +183,30 @@ class GRUResetAfterRule(_ValidatedGRUNumerics):
 
     coefficients = None  # the forward step saves them
 
-    def backward_step(self, d_new, coeffs, params):
-        (dh,), (c_input, c_hr, z), (w, _) = d_new, coeffs, params
+    backward_params = staticmethod(_transposed)
+
+    def backward_step(self, d_new, coeffs, bparams):
+        (dh,), (c_input, c_hr, z), (w_t, _) = d_new, coeffs, bparams
         dzx = tf.concat([dh, dh, dh], axis=1) * c_input
         units = dh.shape[1] if dh.shape[1] is not None else tf.shape(dh)[1]
         drec = tf.concat([dzx[:, : 2 * units], dh * c_hr], axis=1)
-        return dzx, drec, (dh * z + tf.matmul(drec, w, transpose_b=True),)
+        return dzx, drec, (dh * z + tf.matmul(drec, w_t),)
 
     def param_grads(self, states0, h_seq, saved_seqs, dzx_seq, drec_seq, params):
         prev = previous_states(states0, (h_seq,))[0]
         return _matmul_seq(prev, drec_seq), tf.reduce_sum(drec_seq, axis=[0, 1])
 
 
-class GRUResetBeforeRule(_ValidatedGRUNumerics):
+class GRUResetBeforeRule:
     """z, r = σ(zx_{z,r} + h·W_{z,r}); h̃ = tanh(zx_h + (r⊙h)·W_h). params = (W_zr, W_h).
 
     Backward: δa_h as above, ∂L/∂(r⊙h) = δa_h·W_hᵀ, δr = ∂L/∂(r⊙h) ⊙ h r(1−r), and
     ∂L/∂h = ∂L/∂h' ⊙ z + ∂L/∂(r⊙h) ⊙ r + [δz, δr]·W_zrᵀ.
     """
 
+    param_grads_in_xla = False  # oneDNN, outside XLA: faster (see backward_loop)
+    bias_grad_in_xla = True
+    project_shards_together = True  # see shard_projections
     n_states = 1
     n_saved = 5
     separate_recurrent_delta = True
@@ -229,12 +224,14 @@ class GRUResetBeforeRule(_ValidatedGRUNumerics):
 
     coefficients = None  # the forward step saves them
 
-    def backward_step(self, d_new, coeffs, params):
-        (dh,), (c_z, c_h, c_r, z, r), (w_zr, w_h) = d_new, coeffs, params
+    backward_params = staticmethod(_transposed)
+
+    def backward_step(self, d_new, coeffs, bparams):
+        (dh,), (c_z, c_h, c_r, z, r), (w_zr_t, w_h_t) = d_new, coeffs, bparams
         da_h = dh * c_h
-        d_rh = tf.matmul(da_h, w_h, transpose_b=True)
+        d_rh = tf.matmul(da_h, w_h_t)
         dzr = tf.concat([dh * c_z, d_rh * c_r], axis=1)
-        dh_prev = dh * z + d_rh * r + tf.matmul(dzr, w_zr, transpose_b=True)
+        dh_prev = dh * z + d_rh * r + tf.matmul(dzr, w_zr_t)
         return tf.concat([dzr, da_h], axis=1), dzr, (dh_prev,)
 
     def param_grads(self, states0, h_seq, saved_seqs, dzx_seq, drec_seq, params):
@@ -405,11 +402,6 @@ def backward_loop(rule, states0, params, bparams, mask, zero_output_for_mask, h_
     all rows, is summed inside XLA for rules with ``bias_grad_in_xla`` (2-3% of the LSTM and
     Elman train steps) and otherwise outside, as autodiff of zx + b would.
 
-    The GRU rules keep the numerics the quickstart was validated on (weight gradients here,
-    the bias sum outside, W transposed by the backward dot): moving the weight gradients
-    changed the summation order, hence the trajectory of the quickstart's DS-SJE text
-    encoder (a GRU), and the GAN trained on that encoder reached a held-out colour accuracy
-    of 0.764 and 0.782 instead of 0.816, below the 0.80 target.
     """
     masked = mask is not None
     steps, dtype = _num_steps(h_seq), h_seq.dtype
@@ -457,10 +449,10 @@ def backward_loop(rule, states0, params, bparams, mask, zero_output_for_mask, h_
     )
     dzx_seq = dzx_ta.stack()
     drec_seq = drec_ta.stack() if rule.separate_recurrent_delta else None
-    if not rule.param_grads_in_xla:
-        return dzx_seq, tuple(d_states0), ()
+    if not rule.param_grads_in_xla:  # the caller computes them, from the recurrent δ's where the rule has them
+        return dzx_seq, tuple(d_states0), (), (drec_seq,) if rule.separate_recurrent_delta else ()
     d_params = rule.param_grads(states0, h_seq, saved_seqs, dzx_seq, drec_seq, params)
-    return dzx_seq, tuple(d_states0), tuple(d_params)
+    return dzx_seq, tuple(d_states0), tuple(d_params), ()
 
 
 def previous_states(states0, state_seqs):
@@ -498,10 +490,10 @@ def fused_scan(rule, zx, states0, params, mask=None, zero_output_for_mask=False,
         return forward_loop(rule, zx, states0, params, mask, zero_output_for_mask, unroll, bias), made
 
     def backward(states0, params, bparams, mask, h_seq, saved_seqs, d_outputs, d_last, d_final):
-        dzx, d_states0, d_params = backward_loop(rule, states0, params, bparams, mask, zero_output_for_mask,
-                                                 h_seq, saved_seqs, d_outputs, d_last, d_final, unroll)
+        dzx, d_states0, d_params, drec = backward_loop(rule, states0, params, bparams, mask, zero_output_for_mask,
+                                                       h_seq, saved_seqs, d_outputs, d_last, d_final, unroll)
         d_bias = (tf.reduce_sum(dzx, axis=[0, 1]),) if biased and rule.bias_grad_in_xla else ()
-        return dzx, d_states0, d_params, d_bias
+        return dzx, d_states0, d_params, d_bias, drec
 
     key = (rule.key, masked, zero_output_for_mask, return_sequences, unroll, biased)
     forward = _compiled(forward, ("f",) + key)
@@ -521,12 +513,12 @@ def fused_scan(rule, zx, states0, params, mask=None, zero_output_for_mask=False,
             d_outputs = _zeros_if_none(upstream.pop(0), outputs) if return_sequences else None
             d_last = _zeros_if_none(upstream.pop(0), last_output)
             d_final = tuple(_zeros_if_none(g, s) for g, s in zip(upstream, finals))
-            dzx, d_states0, d_params, d_bias = backward(states0, params, bparams, mask, h_seq, saved_seqs,
-                                                        d_outputs, d_last, d_final)
+            dzx, d_states0, d_params, d_bias, drec = backward(states0, params, bparams, mask, h_seq, saved_seqs,
+                                                              d_outputs, d_last, d_final)
             if biased and not rule.bias_grad_in_xla:  # the reduction autodiff of zx + b would make
                 d_bias = (tf.reduce_sum(dzx, axis=[0, 1]),)
             if not rule.param_grads_in_xla:
-                d_params = rule.param_grads(states0, h_seq, saved_seqs, dzx, None, params)
+                d_params = rule.param_grads(states0, h_seq, saved_seqs, dzx, drec[0] if drec else None, params)
             return (dzx, *d_states0, *d_params, *d_bias)
 
         result = ([outputs] if return_sequences else []) + [last_output, *finals]

@@ -1,4 +1,4 @@
-"""Character-level text models: vocabulary and tokenizer, char-RNN and char-CNN-RNN encoders, the DS-SJE
+"""Character-level text models: vocabulary and tokenizer, char-RNN, char-CNN and char-CNN-RNN encoders, the DS-SJE
 joint embedding, a character language model and a character encoder-decoder.
 
 Names are imported lazily, so ``import zoo.text`` does not start TensorFlow.
@@ -11,6 +11,7 @@ _EXPORTS = {
     "CharVocab": "zoo.text.vocab",
     "CharTokenizer": "zoo.text.tokenizer",
     "CharRNNEncoder": "zoo.text.encoders",
+    "CharCNNEncoder": "zoo.text.encoders",
     "CharCNNRNN": "zoo.text.encoders",
     "load_encoder": "zoo.text.encoders",
     "JointEmbedding": "zoo.text.joint_embedding",

@@ -1,4 +1,4 @@
-"""Character-level text encoders: ``CharRNNEncoder`` and Reed et al.'s ``CharCNNRNN``.
+"""Character-level text encoders: ``CharRNNEncoder``, ``CharCNNEncoder`` and Reed et al.'s ``CharCNNRNN``.
 
 Both map int32 character ids ``[batch, time]`` (from :meth:`CharVocab.encode` or
 :class:`CharTokenizer`) to a text embedding ψ(t) of shape ``[batch, output_dim]``. The vocabulary is part
@@ -102,6 +102,10 @@ class CharEncoder(keras.Model):
 class CharRNNEncoder(CharEncoder):
     """Embedding -> recurrent layer -> pooling over time -> Dense: ψ(t) = W·pool_t(h_t) + b.
 
+    With ``bidirectional=True`` a second recurrent layer reads the text backwards
+    (``keras.layers.Bidirectional``) and h_t = [h→_t ; h←_t]: every step then sees the whole caption, so a
+    colour word is read together with the shape word that follows it.
+
     Padding (id 0) is masked: the recurrent layer skips it (``mask_zero``), ``pooling="mean"`` averages
     h_t over the real characters only, ``pooling="last"`` takes h at the last real character. Appending
     padding therefore never changes the output; an all-padding text gives ψ = b.
@@ -113,19 +117,26 @@ class CharRNNEncoder(CharEncoder):
             (``zoo.LSTMCell(...)``; run by ``keras.layers.RNN``, ``units`` then comes from the cell).
         units: size of the recurrent state.
         output_dim: size of ψ(t).
-        pooling: "mean" or "last".
+        pooling: "mean" or "last" (for a bidirectional encoder "last" takes each direction's final state).
+        bidirectional: also read the text backwards and concatenate both directions' states.
     """
 
     def __init__(self, vocab=None, embedding_dim=128, cell="lstm", units=256, output_dim=1024, pooling="mean",
-                 **kwargs):
+                 bidirectional=False, **kwargs):
         super().__init__(vocab=vocab, output_dim=output_dim, **kwargs)
         self.embedding_dim = _check_positive(embedding_dim, "embedding_dim")
         self.cell_spec, self.units = _check_cell(cell, units)
         if pooling not in POOLINGS:
             raise ValueError(f"`pooling` must be one of {', '.join(map(repr, POOLINGS))}; received pooling={pooling!r}.")
         self.pooling = pooling
+        self.bidirectional = bool(bidirectional)
         self.embedding = keras.layers.Embedding(self.vocab.size, self.embedding_dim, mask_zero=True, name="embedding")
         self.rnn = _recurrent_layer(self.cell_spec, self.units, return_sequences=pooling == "mean", name="rnn")
+        if self.bidirectional:
+            if not isinstance(self.cell_spec, str):
+                raise ValueError("`bidirectional=True` needs a cell name (\"gru\", ...), not a cell instance: "
+                                 "each direction gets its own layer.")
+            self.rnn = keras.layers.Bidirectional(self.rnn, merge_mode="concat", name="birnn")
         self.projection = keras.layers.Dense(self.output_dim, name="projection")
 
     def build(self, input_shape):
@@ -134,7 +145,7 @@ class CharRNNEncoder(CharEncoder):
             raise ValueError(f"{type(self).__name__} expects ids of shape [batch, time]; received {input_shape}.")
         self.embedding.build(input_shape)
         self.rnn.build((*input_shape, self.embedding_dim))
-        self.projection.build((input_shape[0], self.units))
+        self.projection.build((input_shape[0], self.units * (2 if self.bidirectional else 1)))
         self.built = True
 
     def call(self, ids, training=False):
@@ -156,7 +167,76 @@ class CharRNNEncoder(CharEncoder):
             "cell": _serialize_cell(self.cell_spec),
             "units": None if not isinstance(self.cell_spec, str) else self.units,
             "pooling": self.pooling,
+            "bidirectional": self.bidirectional,
         }
+
+
+@keras.saving.register_keras_serializable(package="kzoo")
+class CharCNNEncoder(CharEncoder):
+    """Embedding -> [Conv1D(f_k, kernel_size, same) + ReLU]·k -> max over time -> Dense.
+
+    ψ(t) = W·max_t c_t + b, with c_t the last convolution's features at character t: each feature is a detector of
+    a character n-gram (up to k·(kernel_size − 1) + 1 characters wide) that fires wherever the n-gram occurs, and
+    the maximum keeps whether it fired, not where or next to what (the max-over-time pooling of Kim 2014 and
+    Zhang et al. 2015). A caption is thus read as the set of its words and short phrases, so two words never seen
+    together ("red" and "triangle") are encoded as each is alone: the encoder composes them by construction,
+    where a recurrent encoder trained only on seen pairs may not.
+
+    Padding (id 0) is masked: its embedding is zeroed before the convolutions (whose "same" padding is zeros too)
+    and its features are left out of the maximum, so appending padding never changes the output; an all-padding
+    text gives ψ = b.
+
+    Args:
+        vocab: the :class:`CharVocab` (or its config/JSON) whose ids the encoder reads.
+        embedding_dim: size of the learned character embedding.
+        filters: channels of each convolution, one entry per layer.
+        kernel_size: width of every convolution, in characters.
+        output_dim: size of ψ(t).
+
+    Example:
+
+    >>> encoder = CharCNNEncoder(CharVocab(), filters=(64, 64), output_dim=32)
+    >>> encoder.encode_texts(["a red triangle"], max_length=24).shape
+    (1, 32)
+    """
+
+    def __init__(self, vocab=None, embedding_dim=32, filters=(256, 256), kernel_size=3, output_dim=1024, **kwargs):
+        super().__init__(vocab=vocab, output_dim=output_dim, **kwargs)
+        self.embedding_dim = _check_positive(embedding_dim, "embedding_dim")
+        self.filters = CharCNNRNN._stage_tuple(filters, "filters")
+        self.kernel_size = _check_positive(kernel_size, "kernel_size")
+        self.embedding = keras.layers.Embedding(self.vocab.size, self.embedding_dim, name="embedding")
+        self.convolutions = [keras.layers.Conv1D(f, self.kernel_size, padding="same", activation="relu",
+                                                 name=f"conv{k + 1}") for k, f in enumerate(self.filters)]
+        self.projection = keras.layers.Dense(self.output_dim, name="projection")
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 2:
+            raise ValueError(f"{type(self).__name__} expects ids of shape [batch, time]; received {input_shape}.")
+        self.embedding.build(input_shape)
+        shape = (*input_shape, self.embedding_dim)
+        for conv in self.convolutions:
+            conv.build(shape)
+            shape = conv.compute_output_shape(shape)
+        self.projection.build((input_shape[0], self.filters[-1]))
+        self.built = True
+
+    def call(self, ids, training=False):
+        ids = ops.convert_to_tensor(ids, dtype="int32")
+        mask = ops.expand_dims(ops.cast(ops.not_equal(ids, self.vocab.pad_id), self.compute_dtype), -1)
+        x = self.embedding(ids) * mask
+        for conv in self.convolutions:
+            x = conv(x) * mask
+        # ReLU features are >= 0, so zeroed padding never wins the maximum over a real character
+        return self.projection(ops.max(x, axis=1))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.output_dim)
+
+    def get_config(self):
+        return {**super().get_config(), "embedding_dim": self.embedding_dim, "filters": list(self.filters),
+                "kernel_size": self.kernel_size}
 
 
 @keras.saving.register_keras_serializable(package="kzoo")
@@ -273,7 +353,8 @@ def load_encoder(path, vocab=None):
     """
     model = keras.saving.load_model(path, safe_mode=True)
     if not isinstance(model, CharEncoder):
-        raise TypeError(f"{path} holds a {type(model).__name__}, not a character encoder (CharRNNEncoder, CharCNNRNN).")
+        raise TypeError(f"{path} holds a {type(model).__name__}, not a character encoder (CharRNNEncoder, "
+                        "CharCNNEncoder, CharCNNRNN).")
     if vocab is not None:
         model.check_vocab(vocab)
     return model
