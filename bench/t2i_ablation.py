@@ -39,10 +39,15 @@ ROWS = {
     "+resize-conv": {"upsampling": "resize"},
     "-ema": {"ema_decay": 0.0},
     "+birnn": {"text_encoder": "birnn"},
-    "+mode-seeking": {"diversity_weight": 1.0},
+    "+mode-seeking": {"diversity_weight": 0.2},
     "+cnn": {"text_encoder": "cnn"},
     "+gan-techniques": GAN_TECHNIQUES,
     "+gan-techniques+cnn": {**GAN_TECHNIQUES, "text_encoder": "cnn"},
+    "+cnn+mode-seeking": {"text_encoder": "cnn", "diversity_weight": 0.2},
+    "+cnn-ema": {"text_encoder": "cnn", "ema_decay": 0.0},
+    "charcnn": {"recipe": "charcnn"},
+    "charcnn+mode-seeking-0.05": {"recipe": "charcnn", "diversity_weight": 0.05},
+    "charcnn+mode-seeking-0.02": {"recipe": "charcnn", "diversity_weight": 0.02},
     "reed2016": {"recipe": "reed2016"},
 }
 METRICS = ("shape", "colour", "size", "position", "all")
@@ -82,7 +87,7 @@ def run_one(row: str, seed: int, budget_seconds: float, out: Path) -> dict:
     settings = {"recipe": BASE_RECIPE, **ROWS[row]}
     config = T2IConfig(seed=seed, epochs=1000, **settings)
     # The text encoder's DS-SJE pretraining: once per (encoder, seed), shared by the rows.
-    encoders = out / "_encoders" / f"{config.text_encoder}_seed{seed}"
+    encoders = out / "_encoders" / f"{config.text_encoder}{config.text_units}_{config.pretrain_steps}steps_seed{seed}"
     timing_path = encoders / "pretrain.json"
     if not timing_path.is_file():
         encoders.mkdir(parents=True, exist_ok=True)

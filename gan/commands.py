@@ -91,10 +91,10 @@ def register(commands, bench, train, sample) -> None:
                         help="image side in pixels (64 as in Reed et al.)")
     parser.add_argument("--ngf", type=positive_int, default=32, help="generator base channels (64 in DCGAN)")
     parser.add_argument("--ndf", type=positive_int, default=32, help="discriminator base channels (64 in DCGAN)")
-    parser.add_argument("--recipe", choices=("modern", "matching", "reed2016"), default="modern",
-                        help="the GAN and text-encoder settings (gan/recipes.py): modern (hinge loss, spectral norm, "
-                             "projection discriminator, DiffAugment, resize-convolutions, bidirectional text encoder), "
-                             "matching (kzoo's first recipe) or reed2016 (the paper's); the flags below override it")
+    parser.add_argument("--recipe", choices=("charcnn", "matching", "reed2016"), default="charcnn",
+                        help="the GAN and text-encoder settings (gan/recipes.py): charcnn (the matching term and a "
+                             "char-CNN text encoder), matching (kzoo's first recipe, a char-RNN encoder) or reed2016 "
+                             "(the paper's); the flags below override it")
     parser.add_argument("--loss", choices=("hinge", "bce"), help="the GAN loss")
     parser.add_argument("--spectral-norm", action=argparse.BooleanOptionalAction,
                         help="spectral normalisation of the discriminator (without BatchNorm)")

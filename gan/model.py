@@ -24,7 +24,7 @@ Synthesis", ICML 2016. With ψ(t) the text encoder and φ(t) = LeakyReLU(Dense(�
   weights, θ̄ ← d·θ̄ + (1 − d)·θ after every G step (Karras et al. 2018; Yazıcı et al., ICLR 2019), which
   smooths out the oscillation of G's attributes from one step to the next.
 
-Options of the modern recipe (each one a constructor argument, compared one at a time in bench/README.md):
+Recent techniques for conditional GANs, each one a constructor argument (compared at equal CPU time in bench/README.md):
 
 * ``loss="hinge"``: L_D = max(0, 1 − s_r) + ½[max(0, 1 + s_w) + max(0, 1 + s_f)], L_G = −s_f − λ·s_int
   (Lim & Ye 2017; Miyato et al. 2018), the matching-aware wrong-text term kept.

@@ -53,7 +53,7 @@ class T2IConfig:
     The defaults are the quickstart on ``shapes``: 32×32 images, ngf = ndf = 32, DS-SJE pretraining of the text
     encoder, then epochs of 100 GAN steps; Reed et al.'s setting is image_size=64, ngf=ndf=64.
 
-    ``recipe`` names a set of GAN and text-encoder settings (:data:`gan.recipes.RECIPES`: ``"modern"`` by default,
+    ``recipe`` names a set of GAN and text-encoder settings (:data:`gan.recipes.RECIPES`: ``"charcnn"`` by default,
     ``"reed2016"`` the paper's, ``"matching"`` kzoo's first): every field of :data:`gan.recipes.RECIPE_KEYS` left at
     ``None`` is taken from it, and one given explicitly wins. ``config.json`` keeps the resolved values.
     bench/README.md has the ablation that chose the default.
@@ -62,7 +62,7 @@ class T2IConfig:
     dataset: str = "shapes"
     data_dir: str | None = None
     captions_dir: str | None = None
-    recipe: str = "modern"
+    recipe: str = "charcnn"
     image_size: int = 32
     batch_size: int = 64
     epochs: int = 20

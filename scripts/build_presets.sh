@@ -32,9 +32,10 @@ preset() {
 for name in "${PRESETS[@]}"; do
   case "$name" in
     t2i-shapes-64)
-      preset "$name" "Text-to-image GAN-INT-CLS (char-RNN text encoder + DCGAN generator), 64x64, built-in shapes" \
+      preset "$name" "Text-to-image GAN-INT-CLS (char-CNN text encoder + DCGAN generator), 64x64, built-in shapes" \
         "shapes (built in)" -- \
-        kzoo train t2i --dataset shapes --image-size 64 --ngf 20 --epochs 20 --seed 0 --no-evaluate --out "$RUNS/$name" ;;
+        kzoo train t2i --dataset shapes --recipe charcnn --image-size 64 --ngf 32 --ndf 32 --epochs 30 --seed 0 \
+        --no-evaluate --out "$RUNS/$name" ;;
     charlm-shakespeare)
       preset "$name" "Character language model, 2 x LSTM(256), tiny-shakespeare" \
         "$DATA/tinyshakespeare/input.txt" -- \

@@ -18,8 +18,8 @@ from zoo.cli import main
 from zoo.presets import registry
 from zoo.presets.format import METADATA_FILE, WEIGHTS_FILE, read_preset, sha256_file
 
-MAX_PRESET_BYTES = 5_000_000
-MAX_BUNDLE_BYTES = 15_000_000
+MAX_PRESET_BYTES = 8_000_000
+MAX_BUNDLE_BYTES = 20_000_000
 
 
 # -- tiny models of each kind, and an input to compare their outputs on -----------------------------------------
@@ -397,3 +397,51 @@ def test_sample_charlm_from_the_bundled_preset(capsys):
                  "--seed", "0"]) == 0
     text = capsys.readouterr().out
     assert text.startswith("ROMEO:") and len(text.rstrip("\n")) >= 50
+
+
+# What each bundled preset must reach on its recorded metrics (metadata.json, measured by `python -m
+# zoo.presets.build` after training): (preset, path into the metrics, ">=" or "<=", bound).
+PRESET_TARGETS = [
+    *(("t2i-shapes-64", ("attribute_accuracy", name), ">=", 0.95) for name in ("colour", "shape", "size", "position")),
+    ("charlm-shakespeare", ("val_nats_per_char",), "<=", 1.60),
+]
+# Targets a bundled preset is known to miss, each with its measurement; strict, so the test fails (and this entry
+# must go) once the preset is rebuilt to meet it.
+KNOWN_SHORTFALLS = {
+    ("t2i-shapes-64", ("attribute_accuracy", "shape")): "shape 0.933 < 0.95 after 3,000 GAN steps (issue 23)",
+}
+
+
+def _target_cases():
+    for preset, path, relation, bound in PRESET_TARGETS:
+        reason = KNOWN_SHORTFALLS.get((preset, path))
+        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+        yield pytest.param(preset, path, relation, bound, marks=marks, id=f"{preset}-{'.'.join(path)}")
+
+
+@pytest.mark.parametrize("preset, path, relation, bound", list(_target_cases()))
+def test_bundled_presets_record_metrics_that_meet_their_targets(preset, path, relation, bound):
+    directory = registry.preset_dir(preset)
+    if directory is None:
+        pytest.skip(f"{preset} is not bundled")
+    value = json.loads((directory / METADATA_FILE).read_text())["metrics"]
+    for key in path:
+        value = value[key]
+    assert (value >= bound) if relation == ">=" else (value <= bound), \
+        f"{preset}: {'.'.join(path)} = {value} is not {relation} {bound}"
+
+
+@pytest.mark.slow
+def test_shapes_preset_reproduces_its_recorded_metrics(tmp_path, monkeypatch):
+    """Re-evaluates t2i-shapes-64 from scratch (a fresh judge in an empty cache) and compares with metadata.json:
+    the generated images are fixed by the evaluation seed, the judge is retrained, so the figures agree within
+    0.02 (the judge's run-to-run spread on the same images)."""
+    from gan.metrics import evaluate_t2i
+
+    monkeypatch.setenv("KZOO_CACHE", str(tmp_path))
+    directory = registry.preset_dir("t2i-shapes-64")
+    recorded = json.loads((directory / METADATA_FILE).read_text())["metrics"]
+    measured = evaluate_t2i("t2i-shapes-64", seed=0, samples=recorded["heldout_captions"], dataset="shapes")
+    for name, value in recorded["attribute_accuracy"].items():
+        assert measured["attribute_accuracy"][name] == pytest.approx(value, abs=0.02), name
+    assert measured["diversity_ratio"] == pytest.approx(recorded["diversity_ratio"], abs=0.02)

@@ -21,7 +21,7 @@ from pathlib import Path
 from zoo.presets.format import sha256_file
 from zoo.presets.registry import BUNDLED_DIR
 
-MAX_PRESET_BYTES = 5_000_000
+MAX_PRESET_BYTES = 8_000_000
 
 
 def _read_json(path: Path) -> dict:
