@@ -77,7 +77,7 @@ def _evaluate_t2i(args: argparse.Namespace) -> int:
 def register(commands, bench, train, sample) -> None:
     parser = train.add_parser(
         "t2i", help="train the GAN-INT-CLS text-to-image model",
-        description="Train a char-RNN text encoder and a conditional DCGAN (GAN-INT-CLS, Reed et al. 2016). "
+        description="Train a character-level text encoder and a conditional DCGAN (GAN-INT-CLS, Reed et al. 2016). "
                     "Rerunning with the same --out resumes from the last finished epoch.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--dataset", choices=DATASETS, default="shapes", help="training data")

@@ -261,7 +261,7 @@ def class_captions(examples):
 
 
 def pretrain_text_encoder(config: T2IConfig, encoder, out: Path, verbose: int = 1):
-    """Stage 1 (Reed et al.): train the char-RNN encoder with a small image encoder by the DS-SJE loss
+    """Stage 1 (Reed et al.): train the text encoder with a small image encoder by the DS-SJE loss
     (``zoo.text.JointEmbedding``) on batches with one image/caption pair per class.
 
     Returns ``(image_encoder, metrics)``. Both encoders' weights are saved to ``out/text_encoder.weights.h5`` and
