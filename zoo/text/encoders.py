@@ -74,6 +74,13 @@ class CharEncoder(keras.Model):
         self.vocab = CharVocab() if vocab is None else CharVocab.coerce(vocab)
         self.output_dim = _check_positive(output_dim, "output_dim")
 
+    def _ids_shape(self, input_shape):
+        """``input_shape`` as a tuple; ValueError unless it is [batch, time]."""
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 2:
+            raise ValueError(f"{type(self).__name__} expects ids of shape [batch, time]; received {input_shape}.")
+        return input_shape
+
     def check_vocab(self, vocab):
         """Raise ValueError unless ``vocab`` equals the vocabulary this encoder was built (trained) with."""
         vocab = CharVocab.coerce(vocab)
@@ -140,9 +147,7 @@ class CharRNNEncoder(CharEncoder):
         self.projection = keras.layers.Dense(self.output_dim, name="projection")
 
     def build(self, input_shape):
-        input_shape = tuple(input_shape)
-        if len(input_shape) != 2:
-            raise ValueError(f"{type(self).__name__} expects ids of shape [batch, time]; received {input_shape}.")
+        input_shape = self._ids_shape(input_shape)
         self.embedding.build(input_shape)
         self.rnn.build((*input_shape, self.embedding_dim))
         self.projection.build((input_shape[0], self.units * (2 if self.bidirectional else 1)))
@@ -211,9 +216,7 @@ class CharCNNEncoder(CharEncoder):
         self.projection = keras.layers.Dense(self.output_dim, name="projection")
 
     def build(self, input_shape):
-        input_shape = tuple(input_shape)
-        if len(input_shape) != 2:
-            raise ValueError(f"{type(self).__name__} expects ids of shape [batch, time]; received {input_shape}.")
+        input_shape = self._ids_shape(input_shape)
         self.embedding.build(input_shape)
         shape = (*input_shape, self.embedding_dim)
         for conv in self.convolutions:
@@ -305,9 +308,7 @@ class CharCNNRNN(CharEncoder):
         return length
 
     def build(self, input_shape):
-        input_shape = tuple(input_shape)
-        if len(input_shape) != 2:
-            raise ValueError(f"{type(self).__name__} expects ids of shape [batch, time]; received {input_shape}.")
+        input_shape = self._ids_shape(input_shape)
         length = input_shape[1]
         if length is not None and self.output_steps(length) < 1:
             shortest = next(n for n in range(1, 100_000) if self.output_steps(n) >= 1)
