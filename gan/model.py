@@ -29,7 +29,9 @@ Recent techniques for conditional GANs, each one a constructor argument (compare
 * ``loss="hinge"``: L_D = max(0, 1 − s_r) + ½[max(0, 1 + s_w) + max(0, 1 + s_f)], L_G = −s_f − λ·s_int
   (Lim & Ye 2017; Miyato et al. 2018), the matching-aware wrong-text term kept.
 * ``spectral_norm=True``: every weight of D divided by its largest singular value, estimated by one power
-  iteration per step (``keras.layers.SpectralNormalization``, Miyato et al., ICLR 2018); D then has no BatchNorm.
+  iteration per training call (``keras.layers.SpectralNormalization``, Miyato et al., ICLR 2018); D then has no
+  BatchNorm. Keras's layer writes the normalised kernel back into the variable, so each update starts from a kernel
+  of spectral norm 1 (a projection) rather than differentiating through σ(W) as the paper does.
 * ``conditioning="projection"``: D(x, t) = w·φ(x) + ⟨V·φ_D(t), φ(x)⟩ with φ(x) the pooled image features
   (the projection discriminator, Miyato & Koyama, ICLR 2018) instead of tiling the text over the 4×4 grid.
 * ``augment=("translation", "cutout")``: differentiable augmentation of every image D sees, real and generated
