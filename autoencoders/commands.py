@@ -8,8 +8,15 @@ from __future__ import annotations
 import argparse
 import json
 
-from zoo.cli_args import (add_distribute, add_out, add_seed, non_negative_int, positive_float, positive_int,
-                          unit_interval_float)
+from zoo.cli_args import (
+    add_distribute,
+    add_out,
+    add_seed,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    unit_interval_float,
+)
 
 DATASETS = ("mnist", "fashion_mnist", "digits")  # autoencoders.data.DATASETS (not imported: keep this module light)
 CORRUPTIONS = ("gaussian", "masking", "salt_and_pepper")

@@ -29,7 +29,7 @@ def _check_corruption(corruption, level):
 
 def _noise(kind, inputs, seed, rows=None):
     """Standard normal or U[0, 1) noise shaped like ``inputs``; with ``rows`` = (offset, global batch) of
-    :func:`zoo.runtime.replica_batch_position`, drawn for the global batch and sliced to this replica's rows (so
+    :func:`zoo.distribution.replica_batch_position`, drawn for the global batch and sliced to this replica's rows (so
     that replicas do not share noise, and N replicas corrupt as one device would)."""
     draw = keras.random.normal if kind == "normal" else keras.random.uniform
     if rows is None:
@@ -97,13 +97,13 @@ class DenoisingAutoencoder(keras.Model):
     def corrupt(self, inputs):
         """x̃ ~ q(x̃|x) from the model's seed generator; inside a replica of a multi-replica ``tf.distribute``
         strategy the noise is drawn for the global batch and sliced to the replica's examples (see
-        :func:`zoo.runtime.replica_batch_position`), so N replicas corrupt exactly as one device would."""
+        :func:`zoo.distribution.replica_batch_position`), so N replicas corrupt exactly as one device would."""
         import tensorflow as tf
 
         rows = None
         context = tf.distribute.get_replica_context()
         if context is not None and context.num_replicas_in_sync > 1:
-            from zoo.runtime import replica_batch_position
+            from zoo.distribution import replica_batch_position
 
             rows = replica_batch_position(ops.shape(inputs)[0])
         return corrupt(inputs, self.corruption, self.level, seed=self.seed_generator, clip=self.clip, rows=rows)

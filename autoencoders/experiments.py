@@ -65,7 +65,7 @@ def overcomplete_copy_experiment(dataset="mnist", data_dir=None, limit=10000, te
     """
     import keras
 
-    from zoo.runtime import set_seed
+    from zoo.seeding import set_seed
 
     set_seed(seed)
     train_images, train_labels = load_images(dataset, data_dir, "train", limit)
@@ -106,10 +106,9 @@ def conv_denoising_anchor(data_dir=None, epochs=5, limit=None, noise_factor=0.4,
     """The keras.io convolutional denoising autoencoder setting: MNIST, x̃ = clip(x + 0.4·N(0, 1), 0, 1),
     Adam, binary cross-entropy, batch 128, validation on the noisy test set against the clean one. Returns the
     validation BCE after each epoch beside the published 0.0839 after 100 epochs."""
-    import keras
 
     from autoencoders.denoising import conv_denoising_autoencoder, corrupt
-    from zoo.runtime import set_seed
+    from zoo.seeding import set_seed
 
     set_seed(seed)
     x_train = load_images("mnist", data_dir, "train", limit)[0][..., None]

@@ -21,7 +21,7 @@ from autoencoders import partition
 
 def _uniform(shape, seed, dtype="float32", rows=None, minval=0.0, maxval=1.0):
     """U[minval, maxval) noise of ``shape``; with ``rows`` = (offset, global_batch) from
-    :func:`zoo.runtime.replica_batch_position`, drawn for the global batch and sliced to this replica's rows, so
+    :func:`zoo.distribution.replica_batch_position`, drawn for the global batch and sliced to this replica's rows, so
     that every example gets the noise it would get on one device."""
     if rows is None:
         return _draw_uniform(shape, seed, dtype, minval, maxval)
@@ -149,7 +149,8 @@ class BernoulliRBM(keras.Model):
                            for weight in (self.kernel, self.visible_bias, self.hidden_bias)]
         self.chains = self.add_weight(shape=(self.n_chains, self.n_hidden), initializer="zeros", trainable=False,
                                       name="persistent_hidden", aggregation="only_first_replica")
-        self.current_epoch = self.add_weight(shape=(), initializer="zeros", dtype="int32", trainable=False, name="current_epoch",
+        self.current_epoch = self.add_weight(shape=(), initializer="zeros", dtype="int32", trainable=False,
+                                             name="current_epoch",
                                      aggregation="only_first_replica")
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_error")
@@ -302,10 +303,11 @@ class BernoulliRBM(keras.Model):
     def _gibbs_chain(self, pv, steps, seed, rows=None):
         """``steps`` sweeps v ~ p(v|h), h ~ p(h|v), the first from the visible probabilities ``pv`` = p(v|h) of
         the starting hidden states; returns (v, p(h|v), h) of the last sweep."""
-        for step in range(steps):
-            if step:
-                pv = self.visible_probabilities(h)
-            v = _sample(pv, seed, rows)
+        v = _sample(pv, seed, rows)
+        ph = self.hidden_probabilities(v)
+        h = _sample(ph, seed, rows)
+        for _ in range(steps - 1):
+            v = _sample(self.visible_probabilities(h), seed, rows)
             ph = self.hidden_probabilities(v)
             h = _sample(ph, seed, rows)
         return v, ph, h
@@ -327,7 +329,7 @@ class BernoulliRBM(keras.Model):
         """None on one device; else (offset, global batch) of this replica's rows (see :func:`_uniform`)."""
         import tensorflow as tf
 
-        from zoo.runtime import replica_batch_position
+        from zoo.distribution import replica_batch_position
 
         context = tf.distribute.get_replica_context()
         if context is None or context.num_replicas_in_sync == 1:

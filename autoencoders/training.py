@@ -1,10 +1,10 @@
 """The training runs behind ``kzoo train rbm`` and ``kzoo train autoencoder``: data, fit with the standard
 callbacks, and the files each run writes.
 
-Both run under the ``tf.distribute`` strategy of ``distribute``/``devices`` (see :func:`zoo.runtime.get_strategy`;
+Both run under the ``tf.distribute`` strategy of ``distribute``/``devices`` (see :func:`zoo.distribution.get_strategy`;
 on a multi-worker cluster only the chief keeps its files). Rerunning with the same ``out_dir`` resumes after the
 last finished epoch (:class:`zoo.checkpoint.ResumableCheckpoint` in ``out_dir/backup``); the training data are
-shuffled per epoch from (seed, epoch) (:func:`zoo.runtime.epoch_dataset`), so with ``deterministic=True`` a run
+shuffled per epoch from (seed, epoch) (:func:`zoo.data.order.epoch_dataset`), so with ``deterministic=True`` a run
 killed at any point and rerun ends with the weights of an uninterrupted run."""
 
 from __future__ import annotations
@@ -14,6 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from autoencoders.data import load_images
+from zoo.callbacks import epoch_timer, training_callbacks
+from zoo.data.order import epoch_dataset
+from zoo.distribution import agree_across_workers, get_strategy, worker_out_dir
+from zoo.images import save_image_grid
+from zoo.io import save_model, write_json
+from zoo.seeding import set_seed
 
 AUTOENCODER_KINDS = ("tied", "denoising")
 ARCHITECTURES = ("dense", "conv")
@@ -30,21 +36,20 @@ def _dataset(x, batch_size, seed, shuffle=True, drop_remainder=False):
 
 def _fit_resumable(model, out_dir, out, strategy, train, epochs, batch_size, seed, validation_data, verbose):
     """Restore ``model`` from the newest good checkpoint of ``out_dir/backup``, then fit the remaining epochs of
-    ``train`` (an array or tuple of arrays, batched by :func:`zoo.runtime.epoch_dataset`), checkpointing into
+    ``train`` (an array or tuple of arrays, batched by :func:`zoo.data.order.epoch_dataset`), checkpointing into
     ``out/backup`` (``out`` is ``out_dir`` on the chief). Returns (checkpoint, epoch resumed from, seconds per
     epoch run now)."""
-    from zoo import runtime
     from zoo.checkpoint import ResumableCheckpoint
 
     checkpoint = ResumableCheckpoint(Path(out_dir).expanduser() / "backup", write_directory=out / "backup")
     initial_epoch = checkpoint.restore(model)
-    runtime.agree_across_workers(strategy, resume_epoch=initial_epoch)
-    timer = runtime.epoch_timer()
+    agree_across_workers(strategy, resume_epoch=initial_epoch)
+    timer = epoch_timer()
     if initial_epoch < epochs:
-        data, steps = runtime.epoch_dataset(train, batch_size, seed, epochs, initial_epoch)
+        data, steps = epoch_dataset(train, batch_size, seed, epochs, initial_epoch)
         model.fit(data, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps, shuffle=False,
                   validation_data=validation_data, verbose=verbose,
-                  callbacks=[*runtime.training_callbacks(out, strategy=strategy, checkpoint=checkpoint), timer])
+                  callbacks=[*training_callbacks(out, strategy=strategy, checkpoint=checkpoint), timer])
     return checkpoint, initial_epoch, timer.seconds
 
 
@@ -80,16 +85,14 @@ def train_rbm(out_dir, dataset="mnist", data_dir=None, hidden=500, epochs=10, k=
     ``ais_betas`` > 0). ``batch_size`` is the global batch (split among the replicas of ``distribute``).
     Rerunning with the same ``out_dir`` resumes (see the module docstring). Returns the metrics."""
     from autoencoders.rbm import BernoulliRBM, base_rate_bias
-    from zoo import runtime
-
-    strategy = runtime.get_strategy(distribute, devices)  # first: a multi-worker strategy configures TF at start-up
-    runtime.set_seed(seed, deterministic=deterministic)
+    strategy = get_strategy(distribute, devices)  # first: a multi-worker strategy configures TF at start-up
+    set_seed(seed, deterministic=deterministic)
     train_images, _ = load_images(dataset, data_dir, "train", limit)
     test_images, _ = load_images(dataset, data_dir, "test", limit)
     image_shape = train_images.shape[1:]
     x_train = train_images.reshape(len(train_images), -1)
     x_test = test_images.reshape(len(test_images), -1)
-    with runtime.worker_out_dir(out_dir, strategy) as out:
+    with worker_out_dir(out_dir, strategy) as out:
         with strategy.scope():
             rbm = BernoulliRBM(x_train.shape[1], hidden, k=k, persistent=persistent, learning_rate=learning_rate,
                                n_chains=batch_size, binarize=binarize, seed=seed)
@@ -99,10 +102,10 @@ def train_rbm(out_dir, dataset="mnist", data_dir=None, hidden=500, epochs=10, k=
         checkpoint, resumed_from, seconds = _fit_resumable(
             rbm, out_dir, out, strategy, x_train, epochs, batch_size, seed,
             _dataset(x_test, batch_size, seed, shuffle=False), verbose)
-        runtime.save_model(rbm, out / "rbm.keras")
-        runtime.save_image_grid(filter_tiles(rbm.kernel.numpy(), image_shape), out / "filters.png")
+        save_model(rbm, out / "rbm.keras")
+        save_image_grid(filter_tiles(rbm.kernel.numpy(), image_shape), out / "filters.png")
         chains = gibbs_chain_snapshots(rbm, steps=sample_steps, seed=seed)
-        runtime.save_image_grid(chains.reshape(-1, *image_shape), out / "samples.png", columns=10)
+        save_image_grid(chains.reshape(-1, *image_shape), out / "samples.png", columns=10)
 
         test_binary = rbm.prepare(x_test).numpy()
         metrics = {"dataset": dataset, "hidden": hidden, "epochs": epochs, "k": k, "persistent": persistent,
@@ -121,7 +124,7 @@ def train_rbm(out_dir, dataset="mnist", data_dir=None, hidden=500, epochs=10, k=
             metrics.update(log_partition=log_z, log_partition_standard_error=error, log_partition_method="ais")
         if "log_partition" in metrics:
             metrics["test_log_likelihood"] = float(rbm.log_likelihood(test_binary, metrics["log_partition"]).mean())
-        runtime.write_json(metrics, out / "metrics.json")
+        write_json(metrics, out / "metrics.json")
     return metrics
 
 
@@ -156,10 +159,8 @@ def train_autoencoder(out_dir, kind="tied", dataset="mnist", data_dir=None, arch
     import keras
 
     from autoencoders.denoising import corrupt
-    from zoo import runtime
-
-    strategy = runtime.get_strategy(distribute, devices)  # first: a multi-worker strategy configures TF at start-up
-    runtime.set_seed(seed, deterministic=deterministic)
+    strategy = get_strategy(distribute, devices)  # first: a multi-worker strategy configures TF at start-up
+    set_seed(seed, deterministic=deterministic)
     train_images, _ = load_images(dataset, data_dir, "train", limit)
     test_images, _ = load_images(dataset, data_dir, "test", limit)
     image_shape = train_images.shape[1:]
@@ -169,7 +170,7 @@ def train_autoencoder(out_dir, kind="tied", dataset="mnist", data_dir=None, arch
         return images[..., None] if conv else images.reshape(len(images), -1)
 
     x_train, x_test = shape(train_images), shape(test_images)
-    with runtime.worker_out_dir(out_dir, strategy) as out:
+    with worker_out_dir(out_dir, strategy) as out:
         with strategy.scope():
             model = build_autoencoder(kind, image_shape, architecture, hidden, code_dim, corruption, level, seed)
             model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy",
@@ -178,11 +179,11 @@ def train_autoencoder(out_dir, kind="tied", dataset="mnist", data_dir=None, arch
         checkpoint, resumed_from, seconds = _fit_resumable(
             model, out_dir, out, strategy, (x_train, x_train), epochs, batch_size, seed, (noisy_test, x_test),
             verbose)
-        runtime.save_model(model, out / "autoencoder.keras")
+        save_model(model, out / "autoencoder.keras")
         shown = slice(0, 10)
         outputs = model.predict(noisy_test[shown], verbose=0)
         rows = [x_test[shown], noisy_test[shown], outputs]
-        runtime.save_image_grid(np.concatenate([row.reshape(-1, *image_shape) for row in rows]),
+        save_image_grid(np.concatenate([row.reshape(-1, *image_shape) for row in rows]),
                                 out / "reconstructions.png", columns=10)
         clean = model.evaluate(x_test, x_test, verbose=0, return_dict=True, batch_size=batch_size)
         metrics = {"kind": kind, "architecture": architecture, "dataset": dataset, "epochs": epochs, "seed": seed,
@@ -194,5 +195,5 @@ def train_autoencoder(out_dir, kind="tied", dataset="mnist", data_dir=None, arch
             noisy = model.evaluate(noisy_test, x_test, verbose=0, return_dict=True, batch_size=batch_size)
             metrics.update(corruption=corruption, level=level, test_bce_corrupted=float(noisy["loss"]),
                            test_mse_corrupted=float(noisy["mse"]))
-        runtime.write_json(metrics, out / "metrics.json")
+        write_json(metrics, out / "metrics.json")
     return metrics

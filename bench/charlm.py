@@ -21,10 +21,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from zoo import runtime  # noqa: E402
 from zoo.data import paths  # noqa: E402
-from zoo.text.language_model import (CharLanguageModel, compile_charlm, read_text, split_text,  # noqa: E402
-                                     text_ids, window_dataset)
+from zoo.io import write_json
+from zoo.seeding import set_seed
+from zoo.text.language_model import CharLanguageModel, compile_charlm, read_text, split_text, text_ids, window_dataset  # noqa: E402
 from zoo.text.vocab import CharVocab  # noqa: E402
 
 TARGET = 1.60
@@ -76,7 +76,7 @@ class Curve(keras.callbacks.Callback):
 
 
 def run(name, model, args, train_ds, val_ds, minutes):
-    runtime.set_seed(args.seed)
+    set_seed(args.seed)
     compile_charlm(model, args.learning_rate)
     curve = Curve(name, val_ds, args.eval_every, minutes, args.batch_size * args.seq_len)
     model.fit(train_ds, epochs=10_000, callbacks=[curve], verbose=0)
@@ -112,11 +112,11 @@ def main(argv=None):
                               seed=args.seed)
     val_ds = window_dataset(text_ids(vocab, val_text), args.seq_len, args.batch_size)
     results = []
-    runtime.set_seed(args.seed)
+    set_seed(args.seed)
     kzoo = CharLanguageModel(vocab, args.embedding_dim, args.units, args.layers, "lstm", args.dropout)
     results.append(run("zoo.LSTM", kzoo, args, train_ds, val_ds, args.minutes))
     if args.keras_minutes > 0:
-        runtime.set_seed(args.seed)
+        set_seed(args.seed)
         baseline = keras_lstm_lm(vocab, args.embedding_dim, args.units, args.layers, args.dropout)
         results.append(run("keras.layers.LSTM", baseline, args, train_ds, val_ds, args.keras_minutes))
 
@@ -129,7 +129,7 @@ def main(argv=None):
     if len(results) == 2:
         print(f"throughput kzoo / keras: {results[0]['chars_per_s'] / results[1]['chars_per_s']:.2f}x")
     if args.json:
-        runtime.write_json({"args": vars(args), "results": results}, args.json)
+        write_json({"args": vars(args), "results": results}, args.json)
     return 0
 
 

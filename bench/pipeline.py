@@ -29,6 +29,8 @@ import statistics
 import sys
 import time
 
+from zoo.callbacks import epoch_timer
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 TARGET_RATIO = 5.0
@@ -83,8 +85,6 @@ def measure_training(config, steps: int, epochs: int, cached_batch: bool) -> dic
     import keras
 
     from gan.train import build_gan, build_image_encoder, build_text_encoder, training_dataset
-    from zoo import runtime
-
     keras.utils.set_random_seed(config.seed)
     encoder = build_text_encoder(config)
     # an untrained image encoder: the matching term costs the same as with a pretrained one
@@ -93,7 +93,7 @@ def measure_training(config, steps: int, epochs: int, cached_batch: bool) -> dic
     if cached_batch:
         dataset = dataset.take(1).cache().repeat()
 
-    timer = runtime.epoch_timer()
+    timer = epoch_timer()
     model.fit(dataset, epochs=1 + epochs, steps_per_epoch=steps, callbacks=[timer], shuffle=False, verbose=0)
     step = statistics.median(timer.seconds[1:]) / steps
     return {"stage": "train", "ngf": config.ngf, "ndf": config.ndf, "data": "one cached batch" if cached_batch
@@ -106,7 +106,7 @@ def environment() -> dict:
     import keras
     import tensorflow as tf
 
-    from zoo import __version__
+    from zoo.version import __version__
 
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {"kzoo": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
@@ -177,7 +177,7 @@ def main(argv=None) -> int:
     result = run(args)
     print(format_table(result))
     if args.json:
-        from zoo.runtime import write_json
+        from zoo.io import write_json
 
         write_json(result, args.json)
         print(f"wrote {args.json}")

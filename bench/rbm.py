@@ -27,7 +27,6 @@ both models of the first seed with the same AIS run settings (base-rate model fi
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -60,7 +59,7 @@ def train_pair(x_train, epochs, hidden, batch_size, learning_rate, seed, visible
     from sklearn.neural_network import BernoulliRBM as SkRBM
 
     from autoencoders.rbm import BernoulliRBM, base_rate_bias
-    from zoo.runtime import set_seed
+    from zoo.seeding import set_seed
 
     set_seed(seed)
     kzoo = BernoulliRBM(x_train.shape[1], hidden, k=1, persistent=True, learning_rate=learning_rate, momentum=0.0,
@@ -70,7 +69,7 @@ def train_pair(x_train, epochs, hidden, batch_size, learning_rate, seed, visible
         kzoo.visible_bias.assign(base_rate_bias(x_train).astype(np.float32))
     kzoo.compile()  # the defaults a user gets: XLA and 32 steps per execution on one device
     # One pipeline for all epochs (repeated, with steps_per_epoch), as `kzoo train rbm` builds it
-    # (zoo.runtime.epoch_dataset). A finite dataset makes fit start a new iterator every epoch, and after a
+    # (zoo.data.order.epoch_dataset). A finite dataset makes fit start a new iterator every epoch, and after a
     # scikit-learn epoch in the callback that start stalled for 2.5-3.7 s (tf.data's autotuning; gone with
     # autotune disabled or with one iterator) in every second or third epoch, which the epoch timing took in.
     dataset = tf.data.Dataset.from_tensor_slices(x_train).batch(batch_size).cache().repeat()
@@ -239,7 +238,7 @@ def main(argv=None):
                  ais_runs=args.ais_runs, visible_bias=args.visible_bias, exact_pll_limit=args.exact_pll_limit)
     print(format_report(result))
     if args.json:
-        from zoo.runtime import write_json
+        from zoo.io import write_json
 
         write_json(result, args.json)
         print(f"wrote {args.json}")

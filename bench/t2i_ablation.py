@@ -48,6 +48,7 @@ ROWS = {
     "charcnn": {"recipe": "charcnn"},
     "charcnn+mode-seeking-0.05": {"recipe": "charcnn", "diversity_weight": 0.05},
     "charcnn+mode-seeking-0.02": {"recipe": "charcnn", "diversity_weight": 0.02},
+    "charcnn+mode-seeking-0.03": {"recipe": "charcnn", "diversity_weight": 0.03},
     "charcnn+resize-conv": {"recipe": "charcnn", "upsampling": "resize"},
     "reed2016": {"recipe": "reed2016"},
 }

@@ -7,16 +7,24 @@ import argparse
 import json
 import os
 
-from zoo.cli_args import (add_distribute, add_out, add_seed, choice_list, non_negative_float, non_negative_int,
-                          positive_float, positive_int, unit_interval_float)
+from gan.recipes import DEFAULT_RECIPE, RECIPE_KEYS, RECIPES
+from zoo.cli_args import (
+    add_distribute,
+    add_out,
+    add_seed,
+    choice_list,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    unit_interval_float,
+)
 
 DATASETS = ("shapes", "mnist", "fashion_mnist", "flowers102")  # gan.data.DATASETS (importing it is slower)
 # What `kzoo generate` draws with when no --model is given: a bundled preset (zoo/presets/bundled/).
 DEFAULT_T2I_MODEL = "t2i-shapes-64"
-# The settings a --recipe fixes (gan/recipes.py); a flag left out takes the recipe's value.
-RECIPE_FLAGS = ("pretrain_steps", "loss", "spectral_norm", "conditioning", "augment", "upsampling", "learning_rate",
-                "d_learning_rate", "real_label", "matching_weight", "matching_negatives", "ema_decay", "text_encoder",
-                "diversity_weight")
+# The settings a --recipe fixes; a flag left out takes the recipe's value.
+RECIPE_FLAGS = RECIPE_KEYS
 
 
 def _decay(text: str) -> float:
@@ -91,10 +99,11 @@ def register(commands, bench, train, sample) -> None:
                         help="image side in pixels (64 as in Reed et al.)")
     parser.add_argument("--ngf", type=positive_int, default=32, help="generator base channels (64 in DCGAN)")
     parser.add_argument("--ndf", type=positive_int, default=32, help="discriminator base channels (64 in DCGAN)")
-    parser.add_argument("--recipe", choices=("charcnn", "matching", "reed2016"), default="charcnn",
-                        help="the GAN and text-encoder settings (gan/recipes.py): charcnn (the matching term and a "
-                             "char-CNN text encoder), matching (kzoo's first recipe, a char-RNN encoder) or reed2016 "
-                             "(the paper's); the flags below override it")
+    parser.add_argument("--recipe", choices=tuple(RECIPES), default=DEFAULT_RECIPE,
+                        help="the GAN and text-encoder settings (gan/recipes.py): charcnn-ms (a char-CNN text "
+                             "encoder, the matching and mode-seeking terms), charcnn (without mode seeking), "
+                             "matching (kzoo's first recipe, a char-RNN encoder) or reed2016 (the paper's); the "
+                             "flags below override it")
     parser.add_argument("--loss", choices=("hinge", "bce"), help="the GAN loss")
     parser.add_argument("--spectral-norm", action=argparse.BooleanOptionalAction,
                         help="spectral normalisation of the discriminator (without BatchNorm)")

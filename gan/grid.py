@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from zoo.runtime import atomic_path, image_grid
+from zoo.images import image_grid
+from zoo.io import atomic_path
 
 
 def _font(size: int):

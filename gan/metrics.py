@@ -25,13 +25,15 @@ import numpy as np
 
 from gan.data.shapes import ATTRIBUTES, render, shapes_examples
 from gan.generate import load_t2i
+from zoo.cache import cache_dir as zoo_cache_dir
+from zoo.io import prepare_out_dir, save_model, write_json
 
 ATTRIBUTE_NAMES = ("shape", "colour", "size", "position")
 
 
 def cache_dir() -> Path:
-    """Where evaluation classifiers are kept between runs: ``$KZOO_CACHE`` or ``~/.cache/kzoo``."""
-    return Path(os.environ.get("KZOO_CACHE") or Path.home() / ".cache" / "kzoo")
+    """Where evaluation classifiers are kept between runs: ``evaluation`` in kzoo's cache (:mod:`zoo.cache`)."""
+    return zoo_cache_dir("evaluation")
 
 
 def _to_unit(images):
@@ -73,8 +75,6 @@ def shapes_attribute_classifier(image_size: int = 64, seed: int = 0, train_size:
     heldout_path = path.with_suffix(".json")
     if path.is_file() and heldout_path.is_file():
         return keras.models.load_model(path, safe_mode=True), json.loads(heldout_path.read_text())
-    from zoo import runtime
-
     keras.utils.set_random_seed(seed)
     parts = [shapes_examples(train_size, "train", image_size, seed + 101),
              shapes_examples(train_size // 4, "test", image_size, seed + 102)]
@@ -86,9 +86,9 @@ def shapes_attribute_classifier(image_size: int = 64, seed: int = 0, train_size:
                                                                                      seed + 104)]
     accuracy = accuracies(model, np.concatenate([_to_unit(part.images) for part in fresh]),
                           {name: np.concatenate([part.labels[name] for part in fresh]) for name in ATTRIBUTE_NAMES})
-    runtime.prepare_out_dir(path.parent)
-    runtime.save_model(model, path)
-    runtime.write_json(accuracy, heldout_path)
+    prepare_out_dir(path.parent)
+    save_model(model, path)
+    write_json(accuracy, heldout_path)
     return model, accuracy
 
 
@@ -150,8 +150,6 @@ def class_classifier(dataset: str, image_size: int, data_dir=None, captions_dir=
     ``max_epochs``); when one epoch is longer, one epoch over a random subset of ``max_steps`` batches. Cached under
     :func:`cache_dir`. Returns ``(model, accuracy)``."""
     from gan.data import load_examples
-    from zoo import runtime
-
     path = cache_dir() / f"{dataset}_classifier_{image_size}px_seed{seed}_{_data_key(data_dir, captions_dir)}.keras"
     accuracy_path = path.with_suffix(".json")
     if path.is_file() and accuracy_path.is_file():
@@ -169,9 +167,9 @@ def class_classifier(dataset: str, image_size: int, data_dir=None, captions_dir=
     model.fit(_to_unit(images), {"class": labels}, batch_size=64, epochs=epochs, verbose=0, shuffle=True)
     accuracy = accuracies(model, _to_unit(test.images), {"class": test.labels["class"]})
     accuracy["epochs"] = epochs
-    runtime.prepare_out_dir(path.parent)
-    runtime.save_model(model, path)
-    runtime.write_json(accuracy, accuracy_path)
+    prepare_out_dir(path.parent)
+    save_model(model, path)
+    write_json(accuracy, accuracy_path)
     return model, accuracy
 
 
@@ -182,7 +180,6 @@ def retrieval_embedding(dataset: str, image_size: int, data_dir=None, captions_d
     :func:`cache_dir`."""
     from gan.data import load_examples
     from gan.train import class_captions
-    from zoo import runtime
     from zoo.text import CharRNNEncoder, CharVocab
     from zoo.text.joint_embedding import JointEmbedding, class_batches
 
@@ -202,8 +199,8 @@ def retrieval_embedding(dataset: str, image_size: int, data_dir=None, captions_d
     batches = class_batches(train.images, labels, captions, encoder.vocab, max_length=max(1, min(max_length, longest)),
                             seed=seed, classes_per_batch=min(32, len(np.unique(labels))))
     joint.fit(batches, epochs=1, steps_per_epoch=steps, verbose=0)
-    runtime.prepare_out_dir(path.parent)
-    runtime.save_model(joint, path)
+    prepare_out_dir(path.parent)
+    save_model(joint, path)
     return joint
 
 
@@ -284,3 +281,13 @@ def evaluate_t2i(model_ref, seed: int = 0, samples: int = 1000, dataset: str | N
         return evaluate_shapes(model, seed=seed, samples=samples)
     return evaluate_classes(model, dataset, data_dir or config.get("data_dir"),
                             captions_dir or config.get("captions_dir"), seed=seed, samples=samples)
+
+
+def evaluate_preset(model, preset: Path, run: Path, data=None, data_dir=None, seed=0, samples=1000,
+                    **_options) -> dict:
+    """:func:`evaluate_t2i` of the preset in ``preset`` on the dataset (and files) of the run in ``run``: the
+    evaluator of the ``t2i`` preset kind (:mod:`gan.family`)."""
+    config_path = Path(run) / "config.json"
+    settings = json.loads(config_path.read_text()) if config_path.is_file() else {}
+    return evaluate_t2i(preset, seed=seed, samples=samples, dataset=settings.get("dataset"),
+                        data_dir=settings.get("data_dir"), captions_dir=settings.get("captions_dir"))

@@ -521,8 +521,8 @@ class TextToImageGAN(keras.Model):
 
     def _noise(self, rows, batch, *shape, stddev=1.0):
         """N(0, stddev²) noise [batch, *shape] for this replica's examples: drawn for the global batch
-        (``rows`` = (offset, global batch) of :func:`zoo.runtime.replica_batch_position`) from the same seed state on
-        every replica and sliced to the replica's rows, so each example gets the noise it would get on one
+        (``rows`` = (offset, global batch) of :func:`zoo.distribution.replica_batch_position`) from the same seed
+        state on every replica and sliced to the replica's rows, so each example gets the noise it would get on one
         device and no two replicas share noise."""
         offset, total = rows
         noise = keras.random.normal((total, *shape), stddev=stddev, seed=self.noise_seed)
@@ -566,7 +566,7 @@ class TextToImageGAN(keras.Model):
         global batch and sliced (see :meth:`_noise`). What stays per replica: BatchNorm statistics, the
         mismatched captions and the interpolation partners, which come from the replica's own examples.
         """
-        from zoo.runtime import replica_batch_position
+        from zoo.distribution import replica_batch_position
 
         if self.discriminator is None:
             raise ValueError("this text-to-image model was exported for generation (with_discriminator=False) and "

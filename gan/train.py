@@ -5,7 +5,8 @@ Everything is built inside a ``tf.distribute`` strategy scope. A run writes into
 * ``config.json``: the configuration (plain data, :class:`T2IConfig`);
 * ``model.keras``: the whole model (text encoder with its vocabulary, generator, discriminator), saved atomically
   at the end of every epoch;
-* ``samples/epoch_0001.png``, ``epoch_0002.png``, ...: a grid for fixed captions and fixed noise, each row's caption beside it;
+* ``samples/epoch_0001.png``, ``epoch_0002.png``, ...: a grid for fixed captions and fixed noise, each row's
+  caption beside it;
 * ``logs/``: TensorBoard scalars (losses, D scores) and the sample grid as an image;
 * ``backup/``: the resume point (:class:`zoo.checkpoint.ResumableCheckpoint`: the last two epochs, written
   atomically and verified by sha256): rerunning the same command continues from the last finished epoch, with the
@@ -29,7 +30,12 @@ import tensorflow as tf
 
 from gan.grid import captioned_grid, save_captioned_grid
 from gan.model import TextToImageGAN
-from zoo import runtime
+from gan.recipes import DEFAULT_RECIPE
+from zoo.callbacks import training_callbacks
+from zoo.checkpoint import ResumableCheckpoint
+from zoo.distribution import agree_across_workers, get_strategy, worker_out_dir
+from zoo.io import atomic_path, save_model, write_json
+from zoo.seeding import set_seed
 
 # The text encoder ψ: a char-RNN reading one direction ("rnn", Reed et al.) or both ("birnn"), or a char-CNN with
 # max-over-time pooling ("cnn", zoo.text.CharCNNEncoder), which composes words never seen together.
@@ -53,7 +59,7 @@ class T2IConfig:
     The defaults are the quickstart on ``shapes``: 32×32 images, ngf = ndf = 32, DS-SJE pretraining of the text
     encoder, then epochs of 100 GAN steps; Reed et al.'s setting is image_size=64, ngf=ndf=64.
 
-    ``recipe`` names a set of GAN and text-encoder settings (:data:`gan.recipes.RECIPES`: ``"charcnn"`` by default,
+    ``recipe`` names a set of GAN and text-encoder settings (:data:`gan.recipes.RECIPES`: ``"charcnn-ms"`` by default,
     ``"reed2016"`` the paper's, ``"matching"`` kzoo's first): every field of :data:`gan.recipes.RECIPE_KEYS` left at
     ``None`` is taken from it, and one given explicitly wins. ``config.json`` keeps the resolved values.
     bench/README.md has the ablation that chose the default.
@@ -62,7 +68,7 @@ class T2IConfig:
     dataset: str = "shapes"
     data_dir: str | None = None
     captions_dir: str | None = None
-    recipe: str = "charcnn"
+    recipe: str = DEFAULT_RECIPE
     image_size: int = 32
     batch_size: int = 64
     epochs: int = 20
@@ -194,7 +200,7 @@ class SampleGrid(keras.callbacks.Callback):
         z = self.model.fixed_noise(len(self.captions) * self.columns, self.seed)
         images = self.model.generate(self.captions, n=self.columns, z=z)
         save_captioned_grid(images, self.captions, self.out_dir / "samples" / f"epoch_{epoch + 1:04d}.png")
-        runtime.save_model(self.model, self.out_dir / "model.keras")
+        save_model(self.model, self.out_dir / "model.keras")
         if self.writer is not None:
             grid = np.asarray(captioned_grid(images, self.captions))[None].astype(np.float32) / 255.0
             with self.writer.as_default(step=epoch + 1):
@@ -289,7 +295,7 @@ def pretrain_text_encoder(config: T2IConfig, encoder, out: Path, verbose: int = 
                             classes_per_batch=min(config.pretrain_classes_per_batch, classes))
     history = joint.fit(batches, epochs=1, steps_per_epoch=config.pretrain_steps, verbose=verbose)
     for model, path in ((encoder, weights["text"]), (image_encoder, weights["image"])):
-        with runtime.atomic_path(path) as temporary:
+        with atomic_path(path) as temporary:
             model.save_weights(temporary)
     return image_encoder, {"pretrain": {key: float(values[-1]) for key, values in history.history.items()}}
 
@@ -354,7 +360,7 @@ def train_t2i(config: T2IConfig, out_dir: str | os.PathLike, verbose: int = 1, c
 
     if config.dataset not in DATASETS:
         raise ValueError(f"unknown dataset {config.dataset!r}; choose one of {', '.join(DATASETS)}")
-    strategy = runtime.get_strategy(config.distribute, config.devices)  # first: multi-worker configures TF
+    strategy = get_strategy(config.distribute, config.devices)  # first: multi-worker configures TF
     out_dir = Path(out_dir).expanduser()
     config_path = out_dir / "config.json"
     if config_path.exists():
@@ -364,12 +370,12 @@ def train_t2i(config: T2IConfig, out_dir: str | os.PathLike, verbose: int = 1, c
         if changed and (out_dir / "backup").exists():
             raise ValueError(f"{out_dir} holds a run with another configuration {changed} (old, new); resume with "
                              "the same arguments (only --epochs may grow) or choose another --out")
-    with runtime.worker_out_dir(out_dir, strategy) as out:
+    with worker_out_dir(out_dir, strategy) as out:
         return _train_t2i(config, strategy, out_dir, out, verbose, list(callbacks))
 
 
 def _train_t2i(config: T2IConfig, strategy, out_dir: Path, out: Path, verbose: int, extra_callbacks: list) -> dict:
-    runtime.set_seed(config.seed, deterministic=config.deterministic)
+    set_seed(config.seed, deterministic=config.deterministic)
     global_batch = config.batch_size
     if global_batch % strategy.num_replicas_in_sync:
         raise ValueError(f"--batch-size {global_batch} must be divisible by the {strategy.num_replicas_in_sync} "
@@ -379,24 +385,24 @@ def _train_t2i(config: T2IConfig, strategy, out_dir: Path, out: Path, verbose: i
     if out != out_dir and pretrained:  # a non-chief worker loads the chief's pretrained encoders
         for path in encoder_weights:
             shutil.copyfile(path, out / path.name)
-    runtime.agree_across_workers(strategy, pretrained_text_encoder=pretrained)
+    agree_across_workers(strategy, pretrained_text_encoder=pretrained)
     with strategy.scope():
         encoder = build_text_encoder(config)
         image_encoder, pretraining = (pretrain_text_encoder(config, encoder, out, verbose)
                                       if config.pretrain_steps > 0 else (None, {"pretrain": None}))
         model = build_gan(config, encoder, image_encoder)
-    checkpoint = runtime.ResumableCheckpoint(out_dir / "backup", write_directory=out / "backup")
+    checkpoint = ResumableCheckpoint(out_dir / "backup", write_directory=out / "backup")
     initial_epoch = checkpoint.restore(model)
-    runtime.agree_across_workers(strategy, resume_epoch=initial_epoch)
+    agree_across_workers(strategy, resume_epoch=initial_epoch)
     dataset = training_dataset(config, model.vocab, global_batch, skip_batches=initial_epoch * config.steps_per_epoch,
                                text_encoder=None if config.train_text_encoder else model.text_encoder)
     # Written once the data loaded: a rerun that fails earlier leaves the earlier run's config.json alone.
-    runtime.write_json(dataclasses.asdict(config), out / "config.json")
+    write_json(dataclasses.asdict(config), out / "config.json")
     guard = TrainingGuard(patience=config.collapse_patience)
     captions = SAMPLE_CAPTIONS[config.dataset]
     samples = SampleGrid(out, captions, config.sample_columns, config.seed, log_dir=out / "logs" / "samples",
                          guard=guard)
-    callbacks = runtime.training_callbacks(out, strategy=strategy, checkpoint=checkpoint) + [guard, samples]
+    callbacks = training_callbacks(out, strategy=strategy, checkpoint=checkpoint) + [guard, samples]
     if verbose:
         from zoo.progress import RunETA
 
@@ -407,7 +413,7 @@ def _train_t2i(config: T2IConfig, strategy, out_dir: Path, out: Path, verbose: i
                         steps_per_epoch=config.steps_per_epoch, callbacks=callbacks, verbose=verbose)
     seconds = time.perf_counter() - started
     if not guard.diverged:
-        runtime.save_model(model, out / "model.keras")
+        save_model(model, out / "model.keras")
     epochs_run = len(samples.epoch_seconds)
     steady = samples.epoch_seconds[1:] or samples.epoch_seconds
     images_per_second = (config.steps_per_epoch * global_batch / float(np.median(steady))) if steady else None
@@ -423,5 +429,5 @@ def _train_t2i(config: T2IConfig, strategy, out_dir: Path, out: Path, verbose: i
     }
     if guard.reason:
         metrics["error"] = guard.reason
-    runtime.write_json(metrics, out / "metrics.json")
+    write_json(metrics, out / "metrics.json")
     return metrics

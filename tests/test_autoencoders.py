@@ -8,8 +8,12 @@ import keras
 import numpy as np
 import pytest
 
-from autoencoders.denoising import (DenoisingAutoencoder, conv_denoising_autoencoder, corrupt,
-                                    dense_denoising_autoencoder)
+from autoencoders.denoising import (
+    DenoisingAutoencoder,
+    conv_denoising_autoencoder,
+    corrupt,
+    dense_denoising_autoencoder,
+)
 from autoencoders.tied import DenseTied, TiedAutoencoder, untied_param_count
 
 

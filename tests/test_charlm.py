@@ -7,8 +7,16 @@ import numpy as np
 import pytest
 
 from zoo.text import CharLanguageModel
-from zoo.text.language_model import (BitsPerChar, NatsPerChar, compile_charlm, read_text, split_text,
-                                     text_ids, train_charlm, window_dataset)
+from zoo.text.language_model import (
+    BitsPerChar,
+    NatsPerChar,
+    compile_charlm,
+    read_text,
+    split_text,
+    text_ids,
+    train_charlm,
+    window_dataset,
+)
 from zoo.text.vocab import CharVocab
 
 TEXT = "To be, or not to be: that is the question.\nROMEO: hello"

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from zoo.cli import build_parser
+from zoo.distribution import get_strategy
 
 ENVIRONMENT = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1", "PYTHONWARNINGS": "ignore"}
 
@@ -48,10 +49,8 @@ def test_every_train_command_takes_the_distribution_flags(command, monkeypatch):
         parser.parse_args([*argv, "--devices", "0"])
 
     # The handler hands the flags to the Python function (the text commands build the strategy themselves and pass
-    # it as `strategy`, applying --deterministic through zoo.runtime.set_seed).
+    # it as `strategy`, applying --deterministic through zoo.seeding.set_seed).
     import importlib
-
-    from zoo import runtime
 
     module = importlib.import_module(module_name)
     calls, strategies, seeds = [], [], []
@@ -61,9 +60,10 @@ def test_every_train_command_takes_the_distribution_flags(command, monkeypatch):
         raise RuntimeError("stop here")
 
     monkeypatch.setattr(module, function_name, fake_train)
-    monkeypatch.setattr(runtime, "get_strategy", lambda name, devices=None: strategies.append((name, devices))
+    monkeypatch.setattr("zoo.text.commands.get_strategy", lambda name, devices=None: strategies.append((name, devices))
                         or f"strategy:{name}:{devices}")
-    monkeypatch.setattr(runtime, "set_seed", lambda seed, deterministic=False: seeds.append((seed, deterministic)))
+    monkeypatch.setattr("zoo.text.commands.set_seed",
+                        lambda seed, deterministic=False: seeds.append((seed, deterministic)))
     with pytest.raises(RuntimeError, match="stop here"):
         args.handler(args)
     (positional, keywords), = calls
@@ -78,21 +78,19 @@ def test_every_train_command_takes_the_distribution_flags(command, monkeypatch):
 
 
 def test_get_strategy_rejects_devices_it_cannot_use(monkeypatch):
-    from zoo import runtime
-
     with pytest.raises(ValueError, match="--devices 2 needs --distribute mirrored"):
-        runtime.get_strategy("none", devices=2)
-    assert runtime.get_strategy("none", devices=1).num_replicas_in_sync == 1
-    strategy = runtime.get_strategy("mirrored", devices=1)
-    assert runtime.get_strategy("mirrored", devices=1) is strategy  # one strategy per device set and process
-    assert runtime.get_strategy(strategy) is strategy
+        get_strategy("none", devices=2)
+    assert get_strategy("none", devices=1).num_replicas_in_sync == 1
+    strategy = get_strategy("mirrored", devices=1)
+    assert get_strategy("mirrored", devices=1) is strategy  # one strategy per device set and process
+    assert get_strategy(strategy) is strategy
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["127.0.0.1:1"]},
                                                 "task": {"type": "worker", "index": 0}}))
     import tensorflow as tf
 
     if not tf.config.list_physical_devices("GPU"):
         with pytest.raises(ValueError, match="a CPU worker is one device"):
-            runtime.get_strategy("multiworker", devices=2)
+            get_strategy("multiworker", devices=2)
 
 
 # Run in a fresh interpreter: two logical CPUs must be configured before TensorFlow starts.
@@ -122,7 +120,9 @@ REPLICAS = TWO_CPUS + textwrap.dedent(
     from autoencoders.data import load_images
     from autoencoders.rbm import BernoulliRBM
     from autoencoders.training import build_autoencoder
-    from zoo import runtime
+    from zoo.data.order import epoch_dataset
+    from zoo.distribution import get_strategy
+    from zoo.seeding import set_seed
 
     def compare(one, two):
         (steps_one, weights_one, start), (steps_two, weights_two, _) = one, two
@@ -133,13 +133,13 @@ REPLICAS = TWO_CPUS + textwrap.dedent(
                 "weights_moved": max(float(np.abs(a - b).max()) for a, b in zip(weights_one, start))}
 
     def run(build, data, epochs, devices):
-        runtime.set_seed(0)
-        strategy = runtime.get_strategy("mirrored", devices)
+        set_seed(0)
+        strategy = get_strategy("mirrored", devices)
         assert strategy.num_replicas_in_sync == devices
         with strategy.scope():
             model = build()
         start = [np.array(v.numpy(), np.float64) for v in model.weights]
-        dataset, steps = runtime.epoch_dataset(data, 32, 0, epochs)
+        dataset, steps = epoch_dataset(data, 32, 0, epochs)
         log = Steps()
         model.fit(dataset, epochs=epochs, steps_per_epoch=steps, callbacks=[log], verbose=0)
         return log.logs, [np.array(v.numpy(), np.float64) for v in model.weights], start
@@ -190,7 +190,8 @@ GAN_REPLICAS = TWO_CPUS + textwrap.dedent(
     """
 
     from gan.train import T2IConfig, build_gan, build_text_encoder
-    from zoo import runtime
+    from zoo.distribution import get_strategy
+    from zoo.seeding import set_seed
 
     rng = np.random.default_rng(0)
     half = {"image": rng.uniform(-1, 1, (4, 8, 8, 3)).astype("float32"),
@@ -200,8 +201,8 @@ GAN_REPLICAS = TWO_CPUS + textwrap.dedent(
                        text_dim=8, max_length=12, train_text_encoder=True, matching_weight=0.0)
 
     def run(devices, synchronized):
-        runtime.set_seed(0)
-        with runtime.get_strategy("mirrored", devices).scope():
+        set_seed(0)
+        with get_strategy("mirrored", devices).scope():
             model = build_gan(config, build_text_encoder(config))
         for layer in model._flatten_layers():
             if isinstance(layer, keras.layers.BatchNormalization):
@@ -242,18 +243,16 @@ MULTIWORKER = textwrap.dedent(
     import json, os, sys
     import numpy as np
 
-    from zoo import runtime
+    from autoencoders import training
 
-    save_model = runtime.save_model
+    save_model = training.save_model
 
     def save_and_dump(model, path):
         np.savez(os.environ["KZOO_TEST_WEIGHTS"], *[np.asarray(v.numpy()) for v in model.weights])
         return save_model(model, path)
 
-    runtime.save_model = save_and_dump
-    from autoencoders.training import train_rbm
-
-    metrics = train_rbm(sys.argv[1], dataset="digits", hidden=12, epochs=2, batch_size=64, limit=256, seed=0,
+    training.save_model = save_and_dump
+    metrics = training.train_rbm(sys.argv[1], dataset="digits", hidden=12, epochs=2, batch_size=64, limit=256, seed=0,
                         sample_steps=4, distribute="multiworker", deterministic=True, verbose=0)
     print("RESULT " + json.dumps({"replicas": metrics["replicas"], "history": metrics["history"]}))
     """

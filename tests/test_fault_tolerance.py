@@ -19,8 +19,9 @@ import keras
 import numpy as np
 import pytest
 
-from zoo import runtime
+from zoo.callbacks import training_callbacks
 from zoo.checkpoint import CheckpointWarning, ResumableCheckpoint, state_variables
+from zoo.data.order import epoch_dataset
 
 ENVIRONMENT = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"}
 
@@ -179,16 +180,16 @@ def test_save_replaces_an_existing_epoch_atomically(tmp_path):
 
 def test_epoch_dataset_order_depends_only_on_seed_and_epoch():
     x = np.arange(10, dtype=np.float32)
-    full, steps = runtime.epoch_dataset(x, 4, seed=3, epochs=3)
+    full, steps = epoch_dataset(x, 4, seed=3, epochs=3)
     assert steps == 3
     batches = [b.numpy().tolist() for b in full]
     assert [len(b) for b in batches] == [4, 4, 2] * 3
     epochs = [sorted(sum(batches[i:i + 3], [])) for i in (0, 3, 6)]
     assert all(epoch == list(range(10)) for epoch in epochs)  # every example once per epoch
     assert batches[0:3] != batches[3:6]  # reshuffled
-    resumed, _ = runtime.epoch_dataset(x, 4, seed=3, epochs=3, initial_epoch=2)
+    resumed, _ = epoch_dataset(x, 4, seed=3, epochs=3, initial_epoch=2)
     assert [b.numpy().tolist() for b in resumed] == batches[6:]  # a resumed run sees what it would have seen
-    other, _ = runtime.epoch_dataset(x, 4, seed=4, epochs=1)
+    other, _ = epoch_dataset(x, 4, seed=4, epochs=1)
     assert [b.numpy().tolist() for b in other] != batches[:3]
 
 
@@ -221,13 +222,13 @@ def test_a_crash_mid_epoch_resumes_with_the_weights_of_an_uninterrupted_run(tmp_
             if self.epoch == 1 and batch >= 7:  # the end of the second execution (batch 9)
                 raise RuntimeError("simulated crash in epoch 2")
 
-    callbacks = runtime.training_callbacks
-    monkeypatch.setattr(runtime, "training_callbacks", lambda *a, **k: [*callbacks(*a, **k), Crash()])
+    callbacks = training_callbacks
+    monkeypatch.setattr("autoencoders.training.training_callbacks", lambda *a, **k: [*callbacks(*a, **k), Crash()])
     with pytest.raises(RuntimeError, match="simulated crash"):
         train_rbm(tmp_path / "crashed", persistent=True, **RBM_ARGS)
     assert sorted(p.name for p in (tmp_path / "crashed" / "backup").iterdir()) == ["epoch_0001"]
     assert not (tmp_path / "crashed" / "metrics.json").exists()
-    monkeypatch.setattr(runtime, "training_callbacks", callbacks)
+    monkeypatch.setattr("autoencoders.training.training_callbacks", callbacks)
 
     resumed = train_rbm(tmp_path / "crashed", persistent=True, **RBM_ARGS)
     assert resumed["resumed_from_epoch"] == 1 and len(resumed["seconds_per_epoch"]) == 2

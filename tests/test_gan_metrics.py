@@ -41,7 +41,7 @@ def test_judge_learns_real_renderings_and_is_cached(small_judge, tmp_path):
     judge, accuracy = small_judge(32)
     assert set(accuracy) == {"shape", "colour", "size", "position", "all"}
     assert accuracy["position"] > 0.9 and accuracy["colour"] > 0.2  # chance: 0.25 and 0.125, after 2 small epochs
-    cached = list((tmp_path / "cache").glob("shapes_attributes_32px_seed0.*"))
+    cached = list((tmp_path / "cache" / "evaluation").glob("shapes_attributes_32px_seed0.*"))
     assert sorted(path.suffix for path in cached) == [".json", ".keras"]
     assert small_judge(32)[1] == accuracy  # loaded from the cache, not retrained
 
@@ -92,4 +92,4 @@ def test_evaluate_t2i_on_an_mnist_model(shared_data_dir, monkeypatch, tmp_path):
     assert result["r_precision_real"] > 0.04  # chance is 0.01; a well-trained embedding gives far more
     assert result["class_accuracy"] < result["class_accuracy_real"]  # an untrained generator draws no digits
     assert 0.0 <= result["r_precision"] <= 1.0 and result["diversity_ratio"] > 0
-    assert len(list((tmp_path / "cache").glob("mnist_classifier_32px_*.keras"))) == 1
+    assert len(list((tmp_path / "cache" / "evaluation").glob("mnist_classifier_32px_*.keras"))) == 1

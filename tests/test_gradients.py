@@ -10,9 +10,14 @@ import tensorflow as tf
 
 import zoo
 from zoo.cli import main
-from zoo.gradients import (GradientFlowMonitor, activation_derivative_bounds, decay_rate, jacobian_norms,
-                           loss_gradient_norms)
-from zoo.gradients import experiments
+from zoo.gradients import (
+    GradientFlowMonitor,
+    activation_derivative_bounds,
+    decay_rate,
+    experiments,
+    jacobian_norms,
+    loss_gradient_norms,
+)
 
 
 def _direct_norms(cell, x):

@@ -139,7 +139,7 @@ def gan():
 
 @pytest.fixture(scope="module")
 def saved_gan(gan, tmp_path_factory):
-    from zoo.runtime import save_model
+    from zoo.io import save_model
 
     folder = tmp_path_factory.mktemp("tiny_t2i")
     save_model(gan, folder / "model.keras")
@@ -733,7 +733,8 @@ def test_output_folder_that_is_a_file_or_not_writable(tmp_path, monkeypatch, cap
     assert main([*cli_commands(text_file)[model], "--out", str(out)]) == 1
     message = one_line_error(capsys)
     assert str(out) in message
-    expected = {"file": "exists and is not a directory; choose another --out", "under_a_file": "is a file; choose another path",
+    expected = {"file": "exists and is not a directory; choose another --out",
+                "under_a_file": "is a file; choose another path",
                 "not_writable": "is not writable; choose another --out"}[where]
     assert expected in message
     assert listing(tmp_path) == before and snapshot(tmp_path) == files, "nothing written anywhere"
@@ -768,10 +769,10 @@ def test_generate_output_under_a_file_is_a_one_line_error(saved_gan, tmp_path, c
 
 
 def test_a_failing_save_keeps_the_earlier_model_byte_identical(gan, tmp_path, monkeypatch):
-    """The epoch-end save of a run (SampleGrid -> runtime.save_model) dies half-way through writing."""
+    """The epoch-end save of a run (SampleGrid -> save_model) dies half-way through writing."""
     from gan.model import TextToImageGAN
     from gan.train import SampleGrid
-    from zoo.runtime import save_model
+    from zoo.io import save_model
 
     save_model(gan, tmp_path / "model.keras")
     before = snapshot(tmp_path)

@@ -3,10 +3,9 @@ against Keras's own layers: same weights, same outputs, same gradients."""
 
 import zlib
 
+import keras
 import numpy as np
 import pytest
-
-import keras
 import tensorflow as tf
 
 import zoo

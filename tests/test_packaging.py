@@ -30,7 +30,7 @@ def test_ci_runs_the_readme_test_command():
 def test_setup_cfg_takes_version_and_entry_point_from_zoo():
     config = configparser.ConfigParser()
     config.read(ROOT / "setup.cfg", encoding="utf-8")
-    assert config["metadata"]["version"].strip() == "attr: zoo.__version__"
+    assert config["metadata"]["version"].strip() == "attr: zoo.version.__version__"
     assert "kzoo = zoo.cli:main" in config["options.entry_points"]["console_scripts"]
     assert re.fullmatch(r"\d+\.\d+\.\d+", zoo.__version__)
 

@@ -85,9 +85,11 @@ def _save(tmp_path, kind="rbm", name=None):
 
 @pytest.fixture
 def cache(monkeypatch, tmp_path):
-    """KERAS_HOME in tmp_path, so downloads never touch the real Keras cache; returns the presets' cache folder."""
+    """KERAS_HOME in tmp_path (and no KZOO_CACHE), so downloads never touch the real cache; returns the presets'
+    cache folder, which defaults to kzoo/presets under the Keras home."""
+    monkeypatch.delenv("KZOO_CACHE", raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
-    return tmp_path / "keras_home" / "kzoo_presets"
+    return tmp_path / "keras_home" / "kzoo" / "presets"
 
 
 @pytest.fixture

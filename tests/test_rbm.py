@@ -344,7 +344,7 @@ def test_cd_on_mnist_learns_digits(shared_data_dir, tmp_path):
     (measured: chain spread 2e-7, mean 0.414 against the data's 0.133); the data-initialised biases give
     mean 0.172, spread 0.117, distance to the mean image 0.160 (noise: 0.433)."""
     from autoencoders.data import load_images
-    from zoo.runtime import save_image_grid
+    from zoo.images import save_image_grid
 
     images, _ = load_images("mnist", shared_data_dir / "mnist", "train", limit=10000)
     x = (images.reshape(len(images), -1) > 0.5).astype(np.float32)

@@ -1,4 +1,5 @@
-"""Tests of zoo.runtime: seeding, strategies, output folders, atomic writes and image grids."""
+"""Tests of the helpers every training command shares (zoo.seeding, zoo.distribution, zoo.io, zoo.images) and of
+the deprecated zoo.runtime names that re-export them."""
 
 import json
 
@@ -6,30 +7,33 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from zoo import runtime
+from zoo.distribution import get_strategy
+from zoo.images import image_grid, save_image_grid
+from zoo.io import atomic_path, prepare_out_dir, write_json
+from zoo.seeding import set_seed
 
 
 def test_image_grid_layout_and_png(tmp_path):
     images = np.stack([np.full((4, 5), value) for value in (0.0, 0.5, 1.0)])
-    grid = runtime.image_grid(images, columns=2, padding=1)
+    grid = image_grid(images, columns=2, padding=1)
     assert grid.shape == (2 * 5 + 1, 2 * 6 + 1, 1) and grid.dtype == np.uint8
     assert grid[1, 1, 0] == 0 and grid[1, 7, 0] == 128 and grid[6, 1, 0] == 255
-    path = runtime.save_image_grid(images, tmp_path / "grid.png", columns=2)
+    path = save_image_grid(images, tmp_path / "grid.png", columns=2)
     assert Image.open(path).size == (2 * 7 + 2, 2 * 6 + 2)
-    rgb = runtime.image_grid(np.zeros((2, 3, 3, 3)) - 1.0, value_range=(-1.0, 1.0))
+    rgb = image_grid(np.zeros((2, 3, 3, 3)) - 1.0, value_range=(-1.0, 1.0))
     assert rgb.shape[-1] == 3 and rgb[2, 2, 0] == 0
 
 
 @pytest.mark.parametrize("shape", [(0, 4, 4), (2, 4), (2, 4, 4, 2)])
 def test_image_grid_rejects_bad_shapes(shape):
     with pytest.raises(ValueError, match="expected images"):
-        runtime.image_grid(np.zeros(shape))
+        image_grid(np.zeros(shape))
 
 
 def test_atomic_path_keeps_earlier_content_on_failure(tmp_path):
-    target = runtime.write_json({"epoch": 1}, tmp_path / "metrics.json")
+    target = write_json({"epoch": 1}, tmp_path / "metrics.json")
     with pytest.raises(RuntimeError):
-        with runtime.atomic_path(target) as temporary:
+        with atomic_path(target) as temporary:
             temporary.write_text("{partial")
             raise RuntimeError("killed mid-write")
     assert json.loads(target.read_text()) == {"epoch": 1}
@@ -37,31 +41,31 @@ def test_atomic_path_keeps_earlier_content_on_failure(tmp_path):
 
 
 def test_prepare_out_dir_errors(tmp_path):
-    assert runtime.prepare_out_dir(tmp_path / "a" / "b").is_dir()
+    assert prepare_out_dir(tmp_path / "a" / "b").is_dir()
     file = tmp_path / "file"
     file.write_text("x")
     with pytest.raises(NotADirectoryError, match="not a directory"):
-        runtime.prepare_out_dir(file)
+        prepare_out_dir(file)
 
 
 def test_strategies_and_seed(monkeypatch):
     import tensorflow as tf
 
-    assert runtime.get_strategy("none").num_replicas_in_sync == 1
-    assert runtime.get_strategy("mirrored", devices=1).num_replicas_in_sync == 1
+    assert get_strategy("none").num_replicas_in_sync == 1
+    assert get_strategy("mirrored", devices=1).num_replicas_in_sync == 1
     with pytest.raises(ValueError, match="unknown distribution strategy"):
-        runtime.get_strategy("ring")
+        get_strategy("ring")
     with pytest.raises(ValueError, match="asked for 99 devices"):
-        runtime.get_strategy("mirrored", devices=99)
+        get_strategy("mirrored", devices=99)
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(ValueError, match="TF_CONFIG"):
-        runtime.get_strategy("multiworker")
-    runtime.set_seed(5)
+        get_strategy("multiworker")
+    set_seed(5)
     first = tf.random.uniform((3,)).numpy()
-    runtime.set_seed(5)
+    set_seed(5)
     np.testing.assert_array_equal(first, tf.random.uniform((3,)).numpy())
     with pytest.raises(ValueError, match="seed"):
-        runtime.set_seed(-1)
+        set_seed(-1)
 
 
 def test_run_eta_prints_the_runs_progress_and_remaining_time():
@@ -79,3 +83,16 @@ def test_run_eta_prints_the_runs_progress_and_remaining_time():
               callbacks=[RunETA(3, 2, stage="GAN", print_fn=lines.append)])
     assert len(lines) == 3 and lines[0].startswith("GAN: epoch 1/3, ") and "steps/s, ETA " in lines[0]
     assert lines[-1].startswith("GAN: epoch 3/3") and lines[-1].endswith("ETA 0:00")
+
+
+def test_runtime_names_still_work_with_a_deprecation_warning():
+    import zoo.io
+    from zoo import runtime
+
+    with pytest.warns(DeprecationWarning, match="zoo.runtime.write_json moved to zoo.io.write_json"):
+        assert runtime.write_json is zoo.io.write_json
+    for name in dir(runtime):
+        with pytest.warns(DeprecationWarning):
+            assert callable(getattr(runtime, name)) or isinstance(getattr(runtime, name), tuple)
+    with pytest.raises(AttributeError):
+        runtime.no_such_name

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from zoo.text import CharSeq2Seq, dates
-from zoo.text.seq2seq import (date_vocabularies, load_seq2seq, source_sequences, target_sequences,
-                              train_seq2seq)
+from zoo.text.seq2seq import date_vocabularies, load_seq2seq, source_sequences, target_sequences, train_seq2seq
 
 
 def test_every_format_parses_back_with_strptime():

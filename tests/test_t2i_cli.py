@@ -54,7 +54,7 @@ def test_generate_grid_and_interpolation(trained, tmp_path, capsys):
     assert "no text-to-image model" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("recipe", ["charcnn", "matching", "reed2016"])
+@pytest.mark.parametrize("recipe", ["charcnn-ms", "charcnn", "matching", "reed2016"])
 def test_each_recipe_trains_saves_and_loads(recipe, tmp_path):
     import keras
 
@@ -120,7 +120,7 @@ def test_config_takes_unset_settings_from_its_recipe():
     for name, settings in RECIPES.items():
         config = T2IConfig(recipe=name)
         assert {key: getattr(config, key) for key in RECIPE_KEYS} == settings
-    assert T2IConfig().recipe == "charcnn"
+    assert T2IConfig().recipe == "charcnn-ms" and T2IConfig().diversity_weight == 0.03
     # an explicit setting wins over the recipe's
     assert T2IConfig(recipe="reed2016", loss="hinge", ema_decay=0.5).loss == "hinge"
     assert T2IConfig(recipe="reed2016", loss="hinge", ema_decay=0.5).ema_decay == 0.5
@@ -146,7 +146,7 @@ def test_recipe_and_its_flags_reach_the_config(monkeypatch, capsys):
     assert (seen["config"].matching_negatives, seen["config"].ema_decay) == ("mean", 0.0)
     assert main(["train", "t2i", "--no-evaluate", "--out", "unused"]) == 0
     assert (seen["config"].recipe, seen["config"].matching_negatives, seen["config"].ema_decay) == (
-        "charcnn", "hardest", 0.99)
+        "charcnn-ms", "hardest", 0.99)
     assert main(["train", "t2i", "--recipe", "reed2016", "--no-evaluate", "--out", "unused"]) == 0
     config = seen["config"]
     assert (config.loss, config.spectral_norm, config.conditioning, config.augment, config.upsampling,

@@ -5,8 +5,7 @@ TensorFlow until a cell or layer is used.
 """
 
 from zoo.lazy import lazy_exports as _lazy_exports
-
-__version__ = "0.1.0"
+from zoo.version import __version__
 
 _EXPORTS = {
     "ElmanCell": "zoo.cells",

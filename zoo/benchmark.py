@@ -92,7 +92,7 @@ def matmul_gflops(size: int = 2048, repeats: int = 5, warmup: int = 1, seed: int
 def layer_classes(kind: str, candidates=None) -> tuple[type, type]:
     """Return ``(kzoo class, Keras class)`` for a cell kind.
 
-    ``candidates`` is the namespace the kzoo classes are looked up in by name (default: the ``zoo`` package);
+    ``candidates`` is the namespace the kzoo classes are looked up in by name (default: :mod:`zoo.layers`);
     passing another namespace lets the harness itself be checked, e.g. with Keras layers on both sides.
     """
     import keras
@@ -101,7 +101,7 @@ def layer_classes(kind: str, candidates=None) -> tuple[type, type]:
         raise ValueError(f"unknown cell {kind!r}; choose from {', '.join(LAYERS)}")
     kzoo_name, keras_name = LAYERS[kind]
     if candidates is None:
-        import zoo as candidates
+        from zoo import layers as candidates
     return getattr(candidates, kzoo_name), getattr(keras.layers, keras_name)
 
 
@@ -262,7 +262,7 @@ def write_json(rows: list[dict], path: str | os.PathLike) -> None:
     import keras
     import tensorflow as tf
 
-    from zoo import __version__
+    from zoo.version import __version__
 
     report = dict(
         kzoo=__version__, tensorflow=tf.__version__, keras=keras.__version__, python=platform.python_version(),

@@ -17,7 +17,6 @@ and whose data matches its sha256 is loaded; a corrupt one is reported with a :c
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -29,6 +28,10 @@ from pathlib import Path
 
 import keras
 import numpy as np
+
+from zoo.distribution import is_chief
+from zoo.hashing import sha256_file
+from zoo.keras_private import set_initial_epoch
 
 FORMAT = 1
 STATE_FILE = "variables.npz"
@@ -42,14 +45,6 @@ class CheckpointWarning(UserWarning):
 
 class CorruptCheckpoint(Exception):
     """Raised inside :meth:`ResumableCheckpoint.read` when a checkpoint folder does not verify."""
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -169,7 +164,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             raise CorruptCheckpoint(f"{MANIFEST_FILE} is not a format-{FORMAT} manifest")
         for name, expected in manifest.get("sha256", {}).items():
             try:
-                actual = _sha256(folder / name)
+                actual = sha256_file(folder / name)
             except OSError as error:
                 raise CorruptCheckpoint(f"unreadable {name}: {error}") from None
             if actual != expected:
@@ -291,7 +286,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
                 "format": FORMAT, "epoch": int(epoch), "saved_at": time.time(),
                 "variables": [[variable.path, list(array.shape), str(array.dtype)]
                               for variable, array in zip(variables, arrays)],
-                "history": self.history, "sha256": {STATE_FILE: _sha256(state)},
+                "history": self.history, "sha256": {STATE_FILE: sha256_file(state)},
             }
             with open(temporary / MANIFEST_FILE, "w") as handle:
                 handle.write(json.dumps(manifest, indent=1) + "\n")
@@ -332,16 +327,14 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         return merged
 
     def on_train_begin(self, logs=None):
-        from zoo import runtime
-
-        if self.write_directory is None and not runtime.is_chief(self.model.distribute_strategy):
+        if self.write_directory is None and not is_chief(self.model.distribute_strategy):
             self._temporary_write = Path(tempfile.mkdtemp(prefix="kzoo-worker-backup-"))
         self._remove_stale_temporaries()
         self._pending = None
         if self._restored_into is not self.model:
             self.restore(self.model)
         if self.epoch:
-            self.model._initial_epoch = self.epoch  # read by fit, as for keras.callbacks.BackupAndRestore
+            set_initial_epoch(self.model, self.epoch)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = _float_logs(logs)
@@ -367,7 +360,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self._save_pending()
-        self.model._initial_epoch = None
+        set_initial_epoch(self.model, None)
         self._restored_into = None
         if self._temporary_write is not None:
             shutil.rmtree(self._temporary_write, ignore_errors=True)

@@ -9,15 +9,11 @@ import argparse
 import os
 import sys
 
-from zoo import __version__
 from zoo.cli_args import add_seed, choice_list, non_negative_int, positive_int
+from zoo.families import command_registrars
+from zoo.version import __version__
 
 CELL_KINDS = ("lstm", "gru", "elman")  # the keys of zoo.benchmark.LAYERS (not imported: it would be slow)
-
-# Each family's subcommands live beside its code, in a module with a ``register`` function.
-COMMAND_MODULES = ("zoo.gradients_commands", "autoencoders.commands", "zoo.text.commands", "gan.commands",
-                   "zoo.presets_commands")
-
 
 # Errors that describe bad input (arguments, files, data): reported in one line, exit status 1.
 # KZOO_DEBUG=1 re-raises them with the traceback.
@@ -64,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="timed calls per turn (Keras and kzoo take turns; 1 alternates call by call)")
     rnn.add_argument("--rewarm", type=non_negative_int, default=1,
                      help="untimed calls at the start of each turn, so a timed call follows one of its own model")
-    rnn.add_argument("--cells", type=choice_list(CELL_KINDS), default=",".join(CELL_KINDS), help="comma-separated cell kinds")
+    rnn.add_argument("--cells", type=choice_list(CELL_KINDS), default=",".join(CELL_KINDS),
+                     help="comma-separated cell kinds")
     rnn.add_argument("--matmul-size", type=positive_int, default=2048, help="size N of the N x N roofline matmul")
     rnn.add_argument("--json", metavar="PATH", help="also write the rows and environment to this JSON file")
     add_seed(rnn)
@@ -75,19 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     sample = commands.add_parser("sample", help="sample from a trained model",
                                  description="Sample from a trained model.")
     samplers = sample.add_subparsers(dest="model", metavar="MODEL", required=True)
-    for register in _command_modules():
+    # Each family's subcommands live beside its code; its command modules are free of TensorFlow imports.
+    for register in command_registrars():
         register(commands=commands, bench=benchmarks, train=trainers, sample=samplers)
     return parser
-
-
-def _command_modules():
-    """The ``register`` functions of each family's command module (each free of TensorFlow imports).
-
-    ``register(commands=, bench=, train=, sample=)`` adds that family's subparsers to the groups given.
-    """
-    import importlib
-
-    return [importlib.import_module(name).register for name in COMMAND_MODULES]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import math
 
+from zoo.distribution import STRATEGIES
+
 
 def _int_at_least(minimum: int, kind: str):
     """An argparse type accepting integers >= ``minimum``; errors say ``must be a {kind} integer``."""
@@ -78,13 +80,9 @@ def choice_list(valid: tuple[str, ...]):
     return parse
 
 
-# The tf.distribute strategies of zoo.runtime.get_strategy (kept here: this module must not import TensorFlow).
-STRATEGIES = ("none", "mirrored", "multiworker")
-
-
 def add_distribute(parser: argparse.ArgumentParser) -> None:
     """``--distribute``, ``--devices`` and ``--deterministic``: the flags every ``kzoo train`` subcommand shares
-    (read by :func:`zoo.runtime.get_strategy` and :func:`zoo.runtime.set_seed`)."""
+    (read by :func:`zoo.distribution.get_strategy` and :func:`zoo.seeding.set_seed`)."""
     parser.add_argument("--distribute", choices=STRATEGIES, default="none",
                         help="tf.distribute strategy: none (one device), mirrored (the local GPUs, else logical "
                              "CPUs) or multiworker (MultiWorkerMirroredStrategy configured by TF_CONFIG)")
@@ -101,4 +99,5 @@ def add_seed(parser: argparse.ArgumentParser) -> None:
 
 
 def add_out(parser: argparse.ArgumentParser, default: str, what: str = "outputs") -> None:
-    parser.add_argument("--out", metavar="DIR", default=default, help=f"directory for the {what} (default: %(default)s)")
+    parser.add_argument("--out", metavar="DIR", default=default,
+                        help=f"directory for the {what} (default: %(default)s)")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-KINDS = ("t2i", "charlm", "seq2seq", "rbm", "dae", "autoencoder", "keras")  # zoo.presets.kinds (and GENERIC)
-
 
 def _models(args: argparse.Namespace) -> int:
     from zoo.presets import registry
@@ -23,6 +21,8 @@ def register(commands, bench, train, sample) -> None:
                     "Load one with zoo.load(NAME), or pass its name as --model to `kzoo generate` (t2i) or "
                     "`kzoo sample charlm` (charlm).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--kind", choices=KINDS, help="only presets of this kind")
+    from zoo.presets.kinds import GENERIC, KINDS
+
+    parser.add_argument("--kind", choices=[*KINDS, GENERIC], help="only presets of this kind")
     parser.add_argument("--json", action="store_true", help="print the list as JSON (with every metric and path)")
     parser.set_defaults(handler=_models)

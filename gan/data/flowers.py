@@ -5,10 +5,10 @@ A data folder holds ``102flowers.tgz`` (``jpg/image_00001.jpg`` ... ``jpg/image_
 published at https://www.robots.ox.ac.uk/~vgg/data/flowers/102/, and optionally ``class_names.json`` (label as a
 string -> name). The train split is ``trnid`` + ``valid`` (2,040 images), the test split ``tstid`` (6,149).
 
-The archive is extracted once, safely, into a cache folder (``cache_dir``, else ``$KZOO_CACHE/flowers102``, else
-``~/.cache/kzoo/flowers102``); the data folder itself is only read. Captions come from Reed et al.'s
-``text_c10/class_<5-digit class>/image_<5-digit image>.txt`` files (e.g. ``class_00077/image_00001.txt``) when ``captions_dir`` is given (https://github.com/reedscot/icml2016),
-otherwise from the class names.
+The archive is extracted once, safely, into a cache folder (``cache_dir``, else ``flowers102`` in kzoo's cache,
+:mod:`zoo.cache`); the data folder itself is only read. Captions come from Reed et al.'s
+``text_c10/class_<5-digit class>/image_<5-digit image>.txt`` files (e.g. ``class_00077/image_00001.txt``) when
+``captions_dir`` is given (https://github.com/reedscot/icml2016), otherwise from the class names.
 """
 
 from __future__ import annotations
@@ -31,11 +31,12 @@ import numpy as np
 
 from gan.data.captions import FLOWER_NAMES, class_caption_lists, pick_captions
 from gan.data.examples import Examples, check_image_size, check_int, check_split
+from zoo.cache import ENV_VAR as CACHE_ENV
+from zoo.cache import cache_dir as zoo_cache_dir
 
 URL = "https://www.robots.ox.ac.uk/~vgg/data/flowers/102/"
 REQUIRED_FILES = ("102flowers.tgz", "imagelabels.mat", "setid.mat")
 SPLIT_KEYS = {"train": ("trnid", "valid"), "test": ("tstid",)}
-CACHE_ENV = "KZOO_CACHE"
 REED_CAPTIONS_URL = "https://github.com/reedscot/icml2016 (cvpr2016_flowers.tar.gz, folder text_c10)"
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -118,12 +119,10 @@ def _one_line(error: Exception) -> str:
 
 
 def cache_root(cache_dir=None) -> Path:
-    """Where extracted archives live: ``cache_dir``, else ``$KZOO_CACHE/flowers102``, else
-    ``~/.cache/kzoo/flowers102``."""
+    """Where extracted archives live: ``cache_dir``, else ``flowers102`` in kzoo's cache (:mod:`zoo.cache`)."""
     if cache_dir is not None:
         return Path(cache_dir).expanduser()
-    base = os.environ.get(CACHE_ENV)
-    return (Path(base).expanduser() if base else Path.home() / ".cache" / "kzoo") / "flowers102"
+    return zoo_cache_dir("flowers102")
 
 
 def cached_extraction(archive, cache_dir=None) -> Path:
@@ -234,8 +233,8 @@ def text_captions(captions_dir, image_ids) -> list[list[str]]:
     for image_id in image_ids:
         stem = f"image_{int(image_id):05d}"
         if stem not in index:
-            raise FileNotFoundError(f"captions folder {root} has no {stem}.txt (expected class_<5-digit class>/{stem}.txt "
-                                    f"as in the text_c10 folder of {REED_CAPTIONS_URL})")
+            raise FileNotFoundError(f"captions folder {root} has no {stem}.txt (expected class_<5-digit class>/"
+                                    f"{stem}.txt as in the text_c10 folder of {REED_CAPTIONS_URL})")
         path = index[stem]
         if not path.is_file():  # reading a fifo would block forever
             raise ValueError(f"caption file {path} is not a regular file; replace it with a text file of captions")

@@ -13,10 +13,12 @@ import numbers
 import keras
 from keras import activations, constraints, initializers, ops, regularizers
 
+from zoo.keras_private import dropout_rnn_cell_mixin
+
 # Keras's RNN layer creates, caches and resets per-sequence dropout masks for cells that
 # inherit this mixin (it checks with isinstance), so a kzoo cell behaves like a Keras
-# cell inside keras.layers.RNN. It is not exported under a public name.
-from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+# cell inside keras.layers.RNN.
+DropoutRNNCell = dropout_rnn_cell_mixin()
 
 
 def check_units(units, name="units"):

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo import runtime
 from zoo.gradients.experiments import CELL_FACTORIES, make_cell, random_inputs
 from zoo.gradients.jacobians import decay_rate, jacobian_norms
+from zoo.io import atomic_path, prepare_out_dir
+from zoo.seeding import set_seed
 
 
 def gradient_flow(cells=tuple(CELL_FACTORIES), steps: int = 100, units: int = 64, batch: int = 8,
@@ -19,7 +20,7 @@ def gradient_flow(cells=tuple(CELL_FACTORIES), steps: int = 100, units: int = 64
     for name, value in (("steps", steps), ("units", units), ("batch", batch), ("features", features)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
             raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
-    runtime.set_seed(seed)
+    set_seed(seed)
     inputs = random_inputs(batch, steps, features, seed)
     return {name: jacobian_norms(make_cell(name, units, seed), inputs) for name in cells}
 
@@ -28,7 +29,7 @@ def write_csv(results: dict, path) -> Path:
     """Columns: distance T−t, then one column of ‖∂h_T/∂h_t‖ per cell."""
     names = list(results)
     steps = len(next(iter(results.values()))) - 1
-    with runtime.atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
+    with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["distance", *names])
         for distance in range(steps + 1):
@@ -54,7 +55,7 @@ def write_plot(results: dict, path, title: str = "Gradient flow through time") -
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
     figure.tight_layout()
-    with runtime.atomic_path(path) as temporary:
+    with atomic_path(path) as temporary:
         figure.savefig(temporary, format="png", dpi=120)
     plt.close(figure)
     return Path(path)
@@ -73,7 +74,7 @@ def format_table(results: dict) -> str:
 def run_gradient_flow(out_dir: str | os.PathLike, cells=tuple(CELL_FACTORIES), steps: int = 100,
                       units: int = 64, seed: int = 0) -> dict:
     """Measure :func:`gradient_flow`, write ``gradient_flow.png`` and ``gradient_flow.csv`` into ``out_dir``."""
-    out = runtime.prepare_out_dir(out_dir)
+    out = prepare_out_dir(out_dir)
     results = gradient_flow(cells, steps=steps, units=units, seed=seed)
     write_csv(results, out / "gradient_flow.csv")
     write_plot(results, out / "gradient_flow.png",

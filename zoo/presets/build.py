@@ -4,10 +4,10 @@ data and command in its metadata. ``scripts/build_presets.sh`` runs this after e
 
     python -m zoo.presets.build NAME --run DIR [--out DIR] --description TEXT --data PATH --command TEXT
 
-The metric of each kind: t2i: attribute accuracy on held-out captions (:func:`gan.metrics.evaluate_t2i`);
-charlm: nats/char on the validation split (:func:`zoo.text.language_model.evaluate_charlm`); rbm: test
-log-likelihood with log Z from AIS (``BernoulliRBM.log_partition("ais")``, as ``kzoo train rbm --ais-betas``);
-dae/autoencoder: test binary cross-entropy, on corrupted inputs for a denoising model (its validation loss).
+Each kind is measured by the evaluator its family registered (``PresetKind.evaluate``, :mod:`zoo.families`):
+t2i: attribute accuracy on held-out captions (``gan.metrics.evaluate_preset``); charlm: nats/char on the
+validation split (``zoo.text.language_model.evaluate_preset``); rbm: test log-likelihood with log Z from AIS, and
+dae/autoencoder: test binary cross-entropy (``autoencoders.evaluation``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from zoo.presets.registry import BUNDLED_DIR
 MAX_PRESET_BYTES = 8_000_000
 
 
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
+    """The JSON object in ``path``, or ``{}`` when there is no such file."""
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
@@ -45,84 +46,18 @@ def data_record(data: str | None) -> dict | None:
     return {"name": name, "sha256": {file.name: sha256_file(file) for file in files}}
 
 
-def evaluate_rbm(rbm, dataset="mnist", data_dir=None, ais_betas=14500, ais_runs=100, seed=0) -> dict:
-    """Test log-likelihood of ``rbm`` with log Z by AIS from the training data's base-rate model, and the test
-    pseudo-log-likelihood: the evaluation of :func:`autoencoders.training.train_rbm` (``--ais-betas``)."""
-    from autoencoders.data import load_images
-    from autoencoders.rbm import base_rate_bias
+def evaluate(kind: str, model, preset: Path, run: Path, data=None, data_dir=None, seed=0, **options) -> dict:
+    """The metrics of ``model`` (loaded from the preset directory ``preset``, trained in ``run``) by the evaluator
+    its family registered for ``kind`` (:class:`zoo.families.PresetKind`); ``options`` (``ais_betas``,
+    ``samples``, ...) go to the evaluators that take them."""
+    from zoo.families import preset_kinds, resolve
 
-    train_images, _ = load_images(dataset, data_dir, "train")
-    test_images, _ = load_images(dataset, data_dir, "test")
-    x_train = train_images.reshape(len(train_images), -1)
-    x_test = test_images.reshape(len(test_images), -1)
-    binary = x_train > rbm.binarize if rbm.binarize is not None else x_train
-    test_binary = rbm.prepare(x_test).numpy()
-    log_z, error = rbm.log_partition("ais", n_betas=ais_betas, n_runs=ais_runs,
-                                     base_visible_bias=base_rate_bias(binary), seed=seed)
-    return {"test_log_likelihood": float(rbm.log_likelihood(test_binary, log_z).mean()),
-            "log_partition": float(log_z), "log_partition_standard_error": float(error),
-            "log_partition_method": "ais", "ais_betas": ais_betas, "ais_runs": ais_runs,
-            "test_pseudo_log_likelihood": float(rbm.pseudo_log_likelihood(test_binary, seed=seed).mean()),
-            "dataset": dataset}
-
-
-def evaluate_autoencoder(model, dataset="mnist", data_dir=None, seed=0, batch_size=256) -> dict:
-    """Binary cross-entropy and MSE of ``model``'s reconstructions of the test images; for a denoising model also
-    from inputs corrupted as in training (``corrupt(x, corruption, level, seed)``): the validation loss of
-    :func:`autoencoders.training.train_autoencoder`."""
-    import keras
-    import numpy as np
-
-    from autoencoders.data import load_images
-    from autoencoders.denoising import corrupt
-
-    images, _ = load_images(dataset, data_dir, "test")
-    encoder = getattr(model, "encoder", None)
-    dense = encoder is None or len(encoder.input_shape) == 2
-    x = images.reshape(len(images), -1) if dense else images[..., None]
-
-    def scores(inputs):
-        outputs = model.predict(inputs, batch_size=batch_size, verbose=0)
-        bce = float(keras.losses.BinaryCrossentropy()(x, outputs))
-        return bce, float(np.mean((outputs - x) ** 2))
-
-    bce, mse = scores(x)
-    metrics = {"val_bce_clean": bce, "val_mse_clean": mse, "dataset": dataset}
-    if hasattr(model, "corruption"):
-        noisy = corrupt(x, model.corruption, model.level, seed=seed).numpy()
-        bce, mse = scores(noisy)
-        metrics = {"val_bce": bce, "val_mse": mse, **metrics, "corruption": model.corruption,
-                   "level": model.level}
-    else:
-        metrics["val_bce"] = metrics.pop("val_bce_clean")
-    return metrics
-
-
-def evaluate(kind: str, model, preset: Path, run: Path, data=None, data_dir=None, seed=0, ais_betas=14500,
-             ais_runs=100, samples=1000) -> dict:
-    """The metrics of ``model`` (loaded from the preset directory ``preset``, trained in ``run``) by the evaluation
-    code of its kind."""
-    if kind == "charlm":
-        from zoo.text.language_model import evaluate_charlm
-
-        settings = _read_json(run / "run.json")
-        text = settings.get("text") or data
-        return evaluate_charlm(model, text, seq_len=settings.get("seq_len", 100),
-                               batch_size=settings.get("batch_size", 64),
-                               validation_fraction=settings.get("validation_fraction", 0.1))
-    if kind == "rbm":
-        dataset = _read_json(run / "metrics.json").get("dataset", "mnist")
-        return evaluate_rbm(model, dataset, data_dir, ais_betas, ais_runs, seed)
-    if kind in ("dae", "autoencoder"):
-        dataset = _read_json(run / "metrics.json").get("dataset", "mnist")
-        return evaluate_autoencoder(model, dataset, data_dir, seed)
-    if kind == "t2i":
-        from gan.metrics import evaluate_t2i
-
-        settings = _read_json(run / "config.json")
-        return evaluate_t2i(preset, seed=seed, samples=samples, dataset=settings.get("dataset"),
-                            data_dir=settings.get("data_dir"), captions_dir=settings.get("captions_dir"))
-    raise ValueError(f"no evaluation for models of kind {kind!r}")
+    registered = preset_kinds().get(kind)
+    if registered is None or registered.evaluate is None:
+        raise ValueError(f"no evaluation for models of kind {kind!r}; the kinds with one are "
+                         f"{', '.join(name for name, k in preset_kinds().items() if k.evaluate)}")
+    return resolve(registered.evaluate)(model, preset=preset, run=run, data=data, data_dir=data_dir, seed=seed,
+                                        **options)
 
 
 def training_record(kind: str, run: Path) -> dict:
@@ -130,7 +65,7 @@ def training_record(kind: str, run: Path) -> dict:
     if kind == "charlm":
         history = json.loads((run / "history.json").read_text()) if (run / "history.json").is_file() else []
         return {"epochs": len(history), "seconds": round(sum(h["seconds"] for h in history), 1)}
-    metrics = _read_json(run / "metrics.json")
+    metrics = read_json(run / "metrics.json")
     record = {key: metrics[key] for key in ("epochs", "dataset", "hidden", "k", "persistent", "batch_size",
                                             "learning_rate", "architecture", "corruption", "level", "seed")
               if key in metrics}

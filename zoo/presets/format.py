@@ -12,13 +12,14 @@
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
+from zoo.hashing import sha256_file  # noqa: F401  (zoo.presets.format.sha256_file, as before)
+from zoo.io import write_json
 from zoo.presets.kinds import GENERIC, KINDS, kind_of_class
 
 CONFIG_FILE = "config.json"
@@ -32,15 +33,6 @@ RESERVED_METADATA = ("format_version", "kind", "class", "kzoo_version", "keras_v
 FORMATS = ("weights", "keras")
 
 
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """The hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def is_preset_dir(path: str | os.PathLike) -> bool:
     """True for a directory holding a ``metadata.json`` (training folders of ``kzoo train`` have none)."""
     return (Path(path) / METADATA_FILE).is_file()
@@ -50,7 +42,7 @@ def _versions() -> dict:
     import keras
     import tensorflow as tf
 
-    from zoo import __version__
+    from zoo.version import __version__
 
     return {"kzoo_version": __version__, "keras_version": keras.__version__, "tensorflow_version": tf.__version__,
             "backend": keras.backend.backend()}
@@ -121,8 +113,6 @@ def save_preset(model, directory: str | os.PathLike, metadata: dict | None = Non
     """
     import keras
 
-    from zoo import runtime
-
     if not isinstance(model, keras.Model):
         raise TypeError(f"save_preset needs a keras.Model, got {type(model).__name__}")
     if format not in FORMATS:
@@ -143,7 +133,7 @@ def save_preset(model, directory: str | os.PathLike, metadata: dict | None = Non
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         class_path = f"{type(model).__module__}.{type(model).__qualname__}"
-        runtime.write_json({"kind": kind, "class": class_path, **config}, work / CONFIG_FILE)
+        write_json({"kind": kind, "class": class_path, **config}, work / CONFIG_FILE)
         if format == "weights":
             copy.save_weights(work / WEIGHTS_FILE)
         else:
@@ -154,7 +144,7 @@ def save_preset(model, directory: str | os.PathLike, metadata: dict | None = Non
                   "kind": kind, "class": class_path, **_versions(), "parameters": int(model.count_params()),
                   "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                   "files": files, "size_bytes": sum(entry["bytes"] for entry in files.values())}
-        runtime.write_json(record, work / METADATA_FILE)
+        write_json(record, work / METADATA_FILE)
         _publish_modes(work)
         _replace_dir(work, target)
     finally:

@@ -1,38 +1,36 @@
 """The kinds of model a preset can hold, and how a kind is told from a model class or a saved config.
 
-Free of TensorFlow imports: ``kzoo models`` and the registry read kinds from JSON only.
+The kinds are those the model families register (:mod:`zoo.families`). Free of TensorFlow imports: ``kzoo models``
+and the registry read kinds from JSON only.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import NamedTuple
+from collections.abc import Mapping
 
-# Packages whose modules a saved config may name; loading imports them so that their classes are registered with
-# Keras. Nothing outside them is imported on a file's say-so.
-OWN_PACKAGES = ("zoo", "gan", "autoencoders")
+from zoo.families import PresetKind, packages, preset_kinds, serializable_modules
 
 
-class Kind(NamedTuple):
-    """A kind of model: the module that defines (and registers) its class, the class, what it is in words, and the
-    command that trains one."""
+class _RegisteredKinds(Mapping):
+    """The preset kinds of every registered family (:func:`zoo.families.preset_kinds`), read on first use."""
 
-    module: str
-    class_name: str
-    description: str
-    source: str
+    def __getitem__(self, name):
+        return preset_kinds()[name]
+
+    def __iter__(self):
+        return iter(preset_kinds())
+
+    def __len__(self):
+        return len(preset_kinds())
+
+    def __repr__(self):
+        return repr(preset_kinds())
 
 
-KINDS = {
-    "t2i": Kind("gan.model", "TextToImageGAN", "text-to-image model", "kzoo train t2i"),
-    "charlm": Kind("zoo.text.language_model", "CharLanguageModel", "character language model", "kzoo train charlm"),
-    "seq2seq": Kind("zoo.text.seq2seq", "CharSeq2Seq", "character encoder-decoder", "kzoo train seq2seq"),
-    "rbm": Kind("autoencoders.rbm", "BernoulliRBM", "Bernoulli RBM", "kzoo train rbm"),
-    "dae": Kind("autoencoders.denoising", "DenoisingAutoencoder", "denoising autoencoder",
-                "kzoo train autoencoder --kind denoising"),
-    "autoencoder": Kind("autoencoders.tied", "TiedAutoencoder", "tied-weight autoencoder",
-                        "kzoo train autoencoder --kind tied"),
-}
+# Kind name -> zoo.families.PresetKind (module, class_name, description, source, evaluate, key_metrics).
+KINDS = _RegisteredKinds()
+Kind = PresetKind
 GENERIC = "keras"  # any other Keras model, built from Keras's and kzoo's layers
 
 
@@ -76,13 +74,14 @@ def check_kind(found: str, expected: str | None, what: str, alternatives: list[s
 
 
 def config_modules(config) -> list[str]:
-    """Every module of kzoo's own packages named anywhere in a serialized config (nested layers included)."""
+    """Every module of the families' packages (:func:`zoo.families.packages`) named anywhere in a serialized
+    config (nested layers included)."""
     found = []
 
     def walk(value):
         if isinstance(value, dict):
             module = value.get("module")
-            if isinstance(module, str) and module.split(".")[0] in OWN_PACKAGES and module not in found:
+            if isinstance(module, str) and module.split(".")[0] in packages() and module not in found:
                 found.append(module)
             for item in value.values():
                 walk(item)
@@ -96,9 +95,9 @@ def config_modules(config) -> list[str]:
 
 def import_for(config: dict, kind: str) -> None:
     """Import the modules that register the classes a saved config needs (``import zoo`` alone registers none):
-    the kind's module, kzoo's layers, and any module of kzoo's packages the config names."""
+    the kind's module, the families' serializable layers, and any module of their packages the config names."""
     modules = [KINDS[kind].module] if kind in KINDS else []
-    modules += ["zoo.layers", "zoo.cells", *config_modules(config)]
+    modules += [*serializable_modules(), *config_modules(config)]
     for module in dict.fromkeys(modules):
         try:
             importlib.import_module(module)

@@ -10,8 +10,7 @@ import zipfile
 from pathlib import Path
 
 from zoo.presets import registry, remote
-from zoo.presets.format import (CONFIG_FILE, is_preset_dir, model_file, read_preset, sha256_file,
-                                verify_preset)
+from zoo.presets.format import CONFIG_FILE, is_preset_dir, model_file, read_preset, sha256_file, verify_preset
 from zoo.presets.kinds import GENERIC, KINDS, check_kind, import_for, kind_of_config
 
 # The model file each `kzoo train` command writes into its --out folder.

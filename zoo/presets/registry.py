@@ -16,11 +16,6 @@ BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
 ACCEPTED_FORMS = ("a preset name (see `kzoo models`)", "a preset directory",
                   "a `kzoo train` output folder", "a .keras file",
                   "an https://, http:// or file:// URL of a .keras file or of a .tar.gz/.zip preset, with its sha256")
-# The metrics `kzoo models` shows for each kind (the first is the one its evaluation is about).
-KEY_METRICS = {"t2i": ("attribute_accuracy", "diversity_ratio"),
-               "charlm": ("val_nats_per_char", "val_bits_per_char"),
-               "rbm": ("test_log_likelihood", "test_pseudo_log_likelihood"),
-               "dae": ("val_bce", "val_bce_clean"), "autoencoder": ("val_bce",)}
 
 
 def preset_names() -> list[str]:
@@ -74,8 +69,12 @@ def _format_metric(name: str, value) -> str:
 
 
 def format_metrics(kind: str, metrics: dict, limit: int = 2) -> str:
-    """The kind's key metrics (:data:`KEY_METRICS`; else the first ``limit`` numbers) as ``name value`` pairs."""
-    names = [name for name in KEY_METRICS.get(kind, ()) if name in metrics]
+    """The kind's key metrics (``PresetKind.key_metrics``; else the first ``limit`` numbers) as ``name value``
+    pairs."""
+    from zoo.presets.kinds import KINDS
+
+    key_metrics = KINDS[kind].key_metrics if kind in KINDS else ()
+    names = [name for name in key_metrics if name in metrics]
     if not names:
         names = [name for name, value in metrics.items()
                  if isinstance(value, (int, float, dict)) and not isinstance(value, bool)][:limit]

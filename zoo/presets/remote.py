@@ -1,5 +1,5 @@
-"""Presets fetched from a URL into the Keras cache (``$KERAS_HOME/kzoo_presets``, by default
-``~/.keras/kzoo_presets``) with ``keras.utils.get_file``, checked against a sha256 that the caller must give.
+"""Presets fetched from a URL into kzoo's cache (``presets`` under :func:`zoo.cache.cache_dir`, by default
+``~/.keras/kzoo/presets``) with ``keras.utils.get_file``, checked against a sha256 that the caller must give.
 
 A URL names a ``.keras`` file or an archive (``.tar.gz``, ``.tgz``, ``.tar``, ``.zip``) of a preset directory;
 archives are extracted beside the download, refusing members with absolute paths, ``..`` or links.
@@ -18,10 +18,11 @@ import urllib.parse
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from zoo.presets.format import sha256_file
+from zoo.cache import cache_dir
+from zoo.hashing import sha256_file
 
 SCHEMES = ("https", "http", "file")
-CACHE_SUBDIR = "kzoo_presets"
+CACHE_SUBDIR = "presets"
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -36,19 +37,6 @@ def check_sha256(sha256) -> str:
     if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256.strip().lower()):
         raise ValueError(f"sha256 must be 64 hexadecimal digits (the output of `sha256sum FILE`), got {sha256!r}")
     return sha256.strip().lower()
-
-
-def cache_dir() -> Path:
-    """The Keras cache root: ``$KERAS_HOME`` when set (read now, not when Keras was imported), else ``~/.keras``;
-    ``/tmp/.keras`` when that cannot be created, as ``keras.utils.get_file`` does."""
-    root = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").expanduser()
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        root = Path(tempfile.gettempdir()) / ".keras"
-    if not os.access(root, os.W_OK):
-        root = Path(tempfile.gettempdir()) / ".keras"
-    return root
 
 
 def _file_name(url: str, sha256: str) -> str:
@@ -68,7 +56,7 @@ def download(url: str, sha256: str) -> Path:
 
     sha256 = check_sha256(sha256)
     name = _file_name(url, sha256)
-    root = cache_dir()
+    root = cache_dir()  # get_file adds CACHE_SUBDIR
     target = root / CACHE_SUBDIR / name
     try:
         with contextlib.redirect_stdout(sys.stderr):

@@ -119,7 +119,7 @@ def train_captioned_mnist(name: str = "mnist", data_dir=None, epochs: int = 5, s
 
     from zoo.data.idx import load_idx_dataset
     from zoo.data.paths import find_shared_data
-    from zoo.runtime import set_seed
+    from zoo.seeding import set_seed
     from zoo.text.encoders import CharRNNEncoder
     from zoo.text.joint_embedding import JointEmbedding, class_batches, zero_shot_accuracy
     from zoo.text.vocab import CharVocab

@@ -7,8 +7,17 @@ from __future__ import annotations
 
 import argparse
 
-from zoo.cli_args import (add_distribute, add_out, add_seed, non_negative_int, positive_float, positive_int,
-                          unit_interval_float)
+from zoo.cli_args import (
+    add_distribute,
+    add_out,
+    add_seed,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    unit_interval_float,
+)
+from zoo.distribution import get_strategy
+from zoo.seeding import set_seed
 
 CELLS = ("lstm", "gru", "elman")
 
@@ -16,10 +25,8 @@ CELLS = ("lstm", "gru", "elman")
 def _strategy(args: argparse.Namespace):
     """The strategy of ``--distribute``/``--devices`` (created first: a multi-worker strategy configures TF at
     start-up), with ``--deterministic`` applied; passed to the training function as its ``strategy``."""
-    from zoo import runtime
-
-    strategy = runtime.get_strategy(args.distribute, args.devices)
-    runtime.set_seed(args.seed, deterministic=args.deterministic)
+    strategy = get_strategy(args.distribute, args.devices)
+    set_seed(args.seed, deterministic=args.deterministic)
     return strategy
 
 

@@ -14,8 +14,8 @@ import numbers
 import keras
 from keras import ops
 
+from zoo import layers as fused_layers
 from zoo.cells.base import RecurrentCell, check_units
-from zoo import layers as _registers_fused_layers  # noqa: F401  (saved models name them)
 from zoo.text.tokenizer import CharTokenizer
 from zoo.text.vocab import DEFAULT_MAX_LENGTH, CharVocab
 
@@ -25,11 +25,10 @@ POOLINGS = ("mean", "last")
 
 def _recurrent_layer(cell, units, return_sequences, name, **cell_kwargs):
     """A kzoo fused layer for a cell name, or ``keras.layers.RNN`` over a kzoo cell instance."""
-    import zoo
-
     if isinstance(cell, RecurrentCell):
         return keras.layers.RNN(cell, return_sequences=return_sequences, name=name)
-    layer_class = {"lstm": zoo.LSTM, "gru": zoo.GRU, "elman": zoo.ElmanRNN, "linear": zoo.LinearRNN}[cell]
+    layer_class = {"lstm": fused_layers.LSTM, "gru": fused_layers.GRU, "elman": fused_layers.ElmanRNN,
+                   "linear": fused_layers.LinearRNN}[cell]
     return layer_class(units, return_sequences=return_sequences, name=name, **cell_kwargs)
 
 
@@ -134,7 +133,8 @@ class CharRNNEncoder(CharEncoder):
         self.embedding_dim = _check_positive(embedding_dim, "embedding_dim")
         self.cell_spec, self.units = _check_cell(cell, units)
         if pooling not in POOLINGS:
-            raise ValueError(f"`pooling` must be one of {', '.join(map(repr, POOLINGS))}; received pooling={pooling!r}.")
+            raise ValueError(f"`pooling` must be one of {', '.join(map(repr, POOLINGS))}; "
+                             f"received pooling={pooling!r}.")
         self.pooling = pooling
         self.bidirectional = bool(bidirectional)
         self.embedding = keras.layers.Embedding(self.vocab.size, self.embedding_dim, mask_zero=True, name="embedding")

@@ -20,8 +20,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from zoo import runtime
 from zoo import layers as _registers_fused_layers  # noqa: F401  (saved models name them)
+from zoo.callbacks import training_callbacks
+from zoo.distribution import get_strategy
+from zoo.io import atomic_path, prepare_out_dir, write_json
+from zoo.seeding import set_seed
 from zoo.text.vocab import CharVocab
 
 CELLS = {"lstm": "LSTM", "gru": "GRU", "elman": "ElmanRNN"}
@@ -314,13 +317,13 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self._start
-        with runtime.atomic_path(self.out / MODEL_FILE) as temporary:
+        with atomic_path(self.out / MODEL_FILE) as temporary:
             self.model.save(temporary)
         history = load_history(self.out)
         history = [h for h in history if h["epoch"] < epoch]
         history.append({"epoch": epoch, "seconds": seconds, self.throughput_key: self.items_per_epoch / seconds,
                         **{k: float(v) for k, v in (logs or {}).items()}})
-        runtime.write_json(history, self.out / HISTORY_FILE)
+        write_json(history, self.out / HISTORY_FILE)
 
 
 def check_same_run(out, run, keys):
@@ -339,12 +342,12 @@ def check_same_run(out, run, keys):
             raise ValueError(
                 f"--out {out} holds a run with different settings ({', '.join(changed)}); rerun with the same "
                 f"settings to resume, or choose another --out")
-    runtime.write_json(run, previous)
+    write_json(run, previous)
 
 
 def run_callbacks(out, items_per_epoch, throughput_key):
-    """``zoo.runtime.training_callbacks`` (resume point, TensorBoard) + :class:`EpochCheckpoint`."""
-    return [*runtime.training_callbacks(out), EpochCheckpoint(out, items_per_epoch, throughput_key)]
+    """``zoo.callbacks.training_callbacks`` (resume point, TensorBoard) + :class:`EpochCheckpoint`."""
+    return [*training_callbacks(out), EpochCheckpoint(out, items_per_epoch, throughput_key)]
 
 
 def load_history(out_dir) -> list:
@@ -414,10 +417,10 @@ def train_charlm(text_path, out_dir, epochs=10, units=256, layers=2, seq_len=100
     run = {"model": model_args, "seq_len": seq_len, "batch_size": batch_size,
            "validation_fraction": validation_fraction, "text": str(Path(text_path).resolve())}
 
-    out = runtime.prepare_out_dir(out_dir)
+    out = prepare_out_dir(out_dir)
     check_same_run(out, run, ("model", "seq_len", "batch_size", "validation_fraction"))
 
-    runtime.set_seed(seed)
+    set_seed(seed)
     train_ds = window_dataset(text_ids(vocab, train_text), seq_len, batch_size, shuffle=True, seed=seed,
                               what="training text (the first 90%)")
     val_ds = window_dataset(text_ids(vocab, val_text), seq_len, batch_size,
@@ -428,7 +431,7 @@ def train_charlm(text_path, out_dir, epochs=10, units=256, layers=2, seq_len=100
 
     history = load_history(out)
     done = len(history)
-    with runtime.get_strategy(strategy).scope():
+    with get_strategy(strategy).scope():
         if done and (out / MODEL_FILE).is_file():
             model = load_charlm(out)
         else:
@@ -454,5 +457,15 @@ def train_charlm(text_path, out_dir, epochs=10, units=256, layers=2, seq_len=100
         "vocab_size": vocab.size,
         "parameters": int(model.count_params()),
     }
-    runtime.write_json(metrics, out / METRICS_FILE)
+    write_json(metrics, out / METRICS_FILE)
     return metrics
+
+
+def evaluate_preset(model, preset: Path, run: Path, data=None, **_options) -> dict:
+    """:func:`evaluate_charlm` on the text and settings of the run in ``run`` (its run.json; ``data`` when the
+    run names no text): the evaluator of the ``charlm`` preset kind (:mod:`zoo.family`)."""
+    run_json = Path(run) / "run.json"
+    settings = json.loads(run_json.read_text()) if run_json.is_file() else {}
+    return evaluate_charlm(model, settings.get("text") or data, seq_len=settings.get("seq_len", 100),
+                           batch_size=settings.get("batch_size", 64),
+                           validation_fraction=settings.get("validation_fraction", 0.1))

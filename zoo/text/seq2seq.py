@@ -19,7 +19,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from zoo import runtime
+from zoo.distribution import get_strategy
+from zoo.io import prepare_out_dir, write_json
+from zoo.seeding import set_seed
 from zoo.text.language_model import MODEL_FILE, _check_positive_int, check_same_run, load_history, run_callbacks
 from zoo.text.vocab import CharVocab
 
@@ -272,18 +274,18 @@ def train_seq2seq(task="dates", out_dir="runs/seq2seq", epochs=4, seed=0, n_trai
     model_args = {"source_vocab": source_vocab.get_config(), "target_vocab": target_vocab.get_config(),
                   "embedding_dim": embedding_dim, "units": units, "cell": cell, "attention": attention,
                   "max_source_length": 40, "max_output_length": 10}
-    out = runtime.prepare_out_dir(out_dir)
+    out = prepare_out_dir(out_dir)
     check_same_run(out, {"task": task, "model": model_args, "seed": seed, "n_train": n_train,
                          "batch_size": batch_size}, ("task", "model", "seed", "n_train", "batch_size"))
 
-    runtime.set_seed(seed)
+    set_seed(seed)
     train_pairs, test_pairs = dates.train_test_split(n_train, n_test, seed=seed)
     n_val = max(1, len(train_pairs) // 20)
     val_pairs, train_pairs = train_pairs[:n_val], train_pairs[n_val:]
 
     history = load_history(out)
     done = len(history)
-    with runtime.get_strategy(strategy).scope():
+    with get_strategy(strategy).scope():
         if done and (out / MODEL_FILE).is_file():
             model = load_seq2seq(out)
         else:
@@ -319,5 +321,5 @@ def train_seq2seq(task="dates", out_dir="runs/seq2seq", epochs=4, seed=0, n_trai
         "errors": [{"input": s, "target": t, "output": p}
                    for s, t, p in zip(sources, targets, predictions) if p != t][:20],
     }
-    runtime.write_json(metrics, out / METRICS_FILE)
+    write_json(metrics, out / METRICS_FILE)
     return metrics

@@ -1,0 +1,3 @@
+"""kzoo's version (``setup.cfg`` reads it from here)."""
+
+__version__ = "0.1.0"
