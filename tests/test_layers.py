@@ -98,7 +98,7 @@ def test_fused_equals_cell_in_keras_rnn(monkeypatch, kind, batch, steps, go_back
     x = rng.standard_normal((batch, steps, features)).astype("float32")
     common = dict(return_sequences=return_sequences, return_state=True, go_backwards=go_backwards,
                   zero_output_for_mask=zero_output)
-    fused = layer_cls(units, **common, **kwargs)
+    fused = layer_cls(units, **common, **kwargs, use_fused=True)  # raises if the fused loop cannot run
     generic = keras.layers.RNN(cell_cls(units, **kwargs), **common)
     fused(x), generic(x)
     weights = _perturbed(generic, rng)
@@ -117,7 +117,7 @@ def test_fused_equals_keras_layer(kind):
     layer_cls, _, keras_cls, kwargs = KINDS[kind]
     rng = np.random.default_rng(7)
     x = rng.standard_normal((18, 7, 4)).astype("float32")
-    ours = layer_cls(6, return_sequences=True, return_state=True, **kwargs)
+    ours = layer_cls(6, return_sequences=True, return_state=True, use_fused=True, **kwargs)
     theirs = keras_cls(6, return_sequences=True, return_state=True, **kwargs)
     ours(x), theirs(x)
     weights = _perturbed(theirs, rng)
@@ -163,6 +163,41 @@ def test_generic_fallback_is_used_and_correct(layer_cls, kwargs, reason):
     if "recurrent_dropout" in kwargs:
         trained = layer(x, training=True).numpy()
         assert np.all(np.isfinite(trained)) and not np.allclose(trained, layer(x).numpy())
+
+
+def test_use_fused_switch_picks_the_loop_or_says_why_it_cannot(monkeypatch):
+    import zoo.fused_tf
+
+    x = np.random.default_rng(4).standard_normal((4, 5, 3)).astype("float32")
+    auto = zoo.LSTM(6, return_sequences=True)
+    auto(x)
+    generic = zoo.LSTM(6, return_sequences=True, use_fused=False)
+    generic(x)
+    generic.set_weights(auto.get_weights())
+    assert "use_fused=False" in generic.fast_path_blocker(training=False)
+    # use_fused=False never enters the fused scan: make the scan fail and the generic layer still runs.
+    def no_fused_scan(*args, **kwargs):
+        raise AssertionError("the fused scan ran")
+
+    monkeypatch.setattr(zoo.fused_tf, "fused_scan", no_fused_scan)
+    expected = generic(x).numpy()
+    with pytest.raises(AssertionError, match="the fused scan ran"):
+        zoo.LSTM(6, return_sequences=True, use_fused=True)(x)
+    monkeypatch.undo()
+    np.testing.assert_allclose(auto(x).numpy(), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="use_fused=True, but the fused loop cannot run: unroll=True"):
+        zoo.GRU(3, unroll=True, use_fused=True)
+    with pytest.raises(ValueError, match="softsign"):
+        zoo.ElmanRNN(3, activation="softsign", use_fused=True)
+    dropout = zoo.LSTM(6, recurrent_dropout=0.2, use_fused=True)
+    dropout(x)  # inference: no recurrent mask, the fused loop runs
+    with pytest.raises(ValueError, match="recurrent_dropout"):
+        dropout(x, training=True)
+    with pytest.raises(ValueError, match="`use_fused` must be 'auto', True or False"):
+        zoo.LSTM(3, use_fused="yes")
+    for choice in ("auto", True, False):
+        layer = zoo.GRU(3, use_fused=choice)
+        assert zoo.GRU.from_config(layer.get_config()).use_fused == choice
 
 
 def test_input_dropout_on_fast_path_is_one_mask_per_sequence():

@@ -20,7 +20,11 @@ automatically when the fast path cannot compute the same function:
   relu and linear; the LSTM/GRU gates must be sigmoid, the GRU candidate tanh);
 * a backend other than TensorFlow.
 
-``layer.fast_path_blocker(training)`` says which, or None when the fast path runs.
+``layer.fast_path_blocker(training)`` says which, or None when the fast path runs. ``use_fused``
+chooses, in the manner of Keras's ``use_cudnn``: ``"auto"`` (default) takes the fast path when it
+can and falls back otherwise; ``True`` takes it or raises ``ValueError`` naming the blocker (at
+construction for a setting that always blocks it, at the call for ``recurrent_dropout`` while
+training); ``False`` always runs the generic path.
 """
 
 import inspect
@@ -35,6 +39,7 @@ from zoo.cells.linear import LinearRecurrentCell
 from zoo.cells.lstm import LSTMCell
 
 _LAYER_BASE_KEYS = ("name", "trainable", "dtype")
+USE_FUSED = ("auto", True, False)
 
 
 class FusedRNN(keras.layers.RNN):
@@ -51,9 +56,12 @@ class FusedRNN(keras.layers.RNN):
         stateful=False,
         unroll=False,
         zero_output_for_mask=False,
+        use_fused="auto",
         **kwargs,
     ):
         check_units(units)
+        if not any(use_fused is choice or (isinstance(use_fused, str) and use_fused == choice) for choice in USE_FUSED):
+            raise ValueError(f"`use_fused` must be 'auto', True or False; received use_fused={use_fused!r}.")
         cell_args = self.cell_argument_names()
         cell_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in cell_args}
         cell = self.cell_class(
@@ -73,6 +81,12 @@ class FusedRNN(keras.layers.RNN):
             zero_output_for_mask=zero_output_for_mask,
             **kwargs,
         )
+        self.use_fused = use_fused
+        if use_fused is True:
+            blocker = self.fast_path_blocker(training=False)
+            if blocker is not None:
+                raise ValueError(f"use_fused=True, but the fused loop cannot run: {blocker}. Pass "
+                                 "use_fused='auto' to fall back to Keras's loop.")
 
     def build(self, sequences_shape, initial_state_shape=None):
         if len(sequences_shape) != 3:
@@ -102,6 +116,8 @@ class FusedRNN(keras.layers.RNN):
 
     def fast_path_blocker(self, training=False):
         """Why the fused loop cannot run (a sentence), or None when it runs."""
+        if getattr(self, "use_fused", "auto") is False:
+            return "use_fused=False asks for Keras's generic loop"
         if keras.backend.backend() != "tensorflow":
             return f"the fused loop is written for TensorFlow, the backend is {keras.backend.backend()}"
         if self.unroll:
@@ -116,7 +132,11 @@ class FusedRNN(keras.layers.RNN):
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
-        if self.fast_path_blocker(training) is not None:
+        blocker = self.fast_path_blocker(training)
+        if blocker is not None:
+            if self.use_fused is True:
+                raise ValueError(f"use_fused=True, but the fused loop cannot run: {blocker}. Pass "
+                                 "use_fused='auto' to fall back to Keras's loop.")
             return super().inner_loop(sequences, initial_state, mask=mask, training=training)
         return self._fused_loop(sequences, initial_state, mask, training)
 
@@ -186,7 +206,7 @@ class FusedRNN(keras.layers.RNN):
         config = super().get_config()
         del config["cell"]
         cell_config = {k: v for k, v in self.cell.get_config().items() if k not in _LAYER_BASE_KEYS}
-        return {**config, **cell_config}
+        return {**config, **cell_config, "use_fused": self.use_fused}
 
     @classmethod
     def from_config(cls, config):
