@@ -151,3 +151,20 @@ def test_tiny_lm_learns_a_repetitive_text(tmp_path):
 
     model = load_charlm(tmp_path / "run")
     assert model.generate("cde", 27, temperature=0.5, seed=0) == ("abcdefgh\n" * 4)[2:32]
+
+
+def test_resumed_training_sees_the_same_batches_and_ends_with_the_same_weights(tmp_path):
+    """Two epochs in one go against one epoch, then a rerun to two: the rerun restores the resume point and
+    trains epoch 2 on the batches of an uninterrupted run, so both end with the same weights."""
+    from zoo.text.language_model import load_charlm
+
+    text = tmp_path / "corpus.txt"
+    text.write_text("".join(f"line {i}: the quick brown fox.\n" for i in range(120)))
+    settings = dict(units=8, layers=1, seq_len=12, batch_size=8, embedding_dim=4, dropout=0.1, verbose=0)
+    train_charlm(text, tmp_path / "whole", epochs=2, **settings)
+    train_charlm(text, tmp_path / "resumed", epochs=1, **settings)
+    metrics = train_charlm(text, tmp_path / "resumed", epochs=2, **settings)
+    assert metrics["epochs_trained_now"] == [1]
+    whole, resumed = load_charlm(tmp_path / "whole"), load_charlm(tmp_path / "resumed")
+    for a, b in zip(whole.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -138,3 +138,33 @@ def test_dates_reach_99_percent_exact_match(tmp_path):
     print(f"exact match {metrics['exact_match']:.4f} in {metrics['total_train_seconds']:.0f} s")
     assert metrics["held_out"] == 2000
     assert metrics["exact_match"] >= 0.99
+
+
+def test_epoch_order_depends_on_seed_and_epoch_only():
+    """The batches of epoch 2 are the same whether the pipeline starts at epoch 0 or resumes at epoch 2."""
+    model = _model()
+    pairs, _ = dates.train_test_split(200, 10, seed=0)
+    sources, targets = zip(*pairs)
+    sources, targets = source_sequences(model, sources), target_sequences(model, targets)
+    steps = dates.bucketed_batches(sources, 32)
+
+    def batches(**order):
+        ds = dates.bucketed_dataset(sources, targets, 32, shuffle=True, seed=5, **order)
+        return [np.asarray(src) for (src, _), _, _ in ds]
+
+    whole, resumed = batches(epochs=3), batches(epochs=3, initial_epoch=2)
+    assert len(whole) == 3 * steps and len(resumed) == steps
+    for a, b in zip(whole[2 * steps:], resumed):
+        np.testing.assert_array_equal(a, b)
+    first = sorted(map(bytes, whole[:steps]))
+    assert first != sorted(map(bytes, whole[steps:2 * steps]))  # each epoch is shuffled anew
+
+
+def test_resumed_training_ends_with_the_weights_of_an_uninterrupted_run(tmp_path):
+    settings = dict(n_train=400, n_test=20, units=8, batch_size=32, bucket_boundaries=(41,), verbose=0)
+    train_seq2seq(out_dir=tmp_path / "whole", epochs=2, **settings)
+    train_seq2seq(out_dir=tmp_path / "resumed", epochs=1, **settings)
+    train_seq2seq(out_dir=tmp_path / "resumed", epochs=2, **settings)
+    whole, resumed = load_seq2seq(tmp_path / "whole"), load_seq2seq(tmp_path / "resumed")
+    for a, b in zip(whole.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -105,14 +105,30 @@ def train_test_split(n_train: int, n_test: int = 2000, seed: int = 0) -> tuple[l
     return date_pairs(train_days, seed + 1), date_pairs(test_days, seed + 2)
 
 
+def bucketed_batches(sources, batch_size: int, bucket_boundaries=(12, 16, 20, 24, 32, 41)) -> int:
+    """The number of batches in one pass of :func:`bucketed_dataset`: ``bucket_by_sequence_length`` emits full
+    batches and flushes each bucket's remainder at the end."""
+    lengths = np.array([len(s) for s in sources])
+    boundaries = list(bucket_boundaries)
+    per_bucket = np.bincount(np.searchsorted(boundaries, lengths, side="right"), minlength=len(boundaries) + 1)
+    return int(sum(-(-n // batch_size) for n in per_bucket))
+
+
 def bucketed_dataset(sources, targets, batch_size: int, bucket_boundaries=(12, 16, 20, 24, 32, 41),
-                     shuffle: bool = False, seed: int = 0, pad_to_bucket_boundary: bool = True):
+                     shuffle: bool = False, seed: int = 0, pad_to_bucket_boundary: bool = True,
+                     epochs: int | None = None, initial_epoch: int = 0):
     """A ``tf.data`` pipeline of ``((source ids, decoder input ids), decoder target ids, weights)`` batches.
 
     ``sources``/``targets`` are lists of 1-D integer arrays of varying length (0 = padding is not in
     them). Examples are grouped by source length with ``bucket_by_sequence_length`` and padded with 0
     inside each batch; ``weights`` is 1 on real target positions and 0 on padding, so padding never
     enters the loss. Decoder inputs are the targets shifted right (the caller puts BOS first).
+
+    With ``epochs``, the dataset holds the epochs ``initial_epoch`` … ``epochs − 1`` one after the other, each
+    shuffled (when ``shuffle``) in an order that depends on (``seed``, epoch) alone, so that a run resumed at
+    epoch e sees the batches an uninterrupted one sees; pass :func:`bucketed_batches` to ``fit`` as
+    ``steps_per_epoch``.
+    Without it, one pass, reshuffled at every iteration.
     """
     import tensorflow as tf
 
@@ -123,9 +139,7 @@ def bucketed_dataset(sources, targets, batch_size: int, bucket_boundaries=(12, 1
     if pad_to_bucket_boundary and lengths.max() >= boundaries[-1]:
         raise ValueError(f"a source of length {lengths.max()} does not fit under the last bucket boundary "
                          f"{boundaries[-1]}; raise bucket_boundaries[-1] or pass pad_to_bucket_boundary=False")
-    # group_by_window emits full batches and flushes each bucket's remainder at the end.
-    per_bucket = np.bincount(np.searchsorted(boundaries, lengths, side="right"), minlength=len(boundaries) + 1)
-    batches = int(sum(-(-n // batch_size) for n in per_bucket))
+    batches = bucketed_batches(sources, batch_size, boundaries)
     decoder_in = [np.asarray(t[:-1], np.int32) for t in targets]
     decoder_out = [np.asarray(t[1:], np.int32) for t in targets]
 
@@ -139,13 +153,31 @@ def bucketed_dataset(sources, targets, batch_size: int, bucket_boundaries=(12, 1
             yield np.pad(np.asarray(s, np.int32), (0, width - len(s))), d_in, d_out
 
     spec = tf.TensorSpec([None], tf.int32)
-    ds = tf.data.Dataset.from_generator(generate, output_signature=(spec, spec, spec)).cache()
-    if shuffle:
-        ds = ds.shuffle(len(sources), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.bucket_by_sequence_length(
-        element_length_func=lambda s, d_in, d_out: tf.shape(s)[0],
-        bucket_boundaries=boundaries,
-        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-    ).apply(tf.data.experimental.assert_cardinality(batches))
+    examples = tf.data.Dataset.from_generator(generate, output_signature=(spec, spec, spec)).cache()
+
+    def in_epoch_order(epoch):
+        # A NumPy permutation drawn from (seed, epoch) alone, whatever ran before in this process.
+        for index in np.random.default_rng([int(seed), int(epoch)]).permutation(len(sources)):
+            yield (np.pad(np.asarray(sources[index], np.int32), (0, widths[index] - len(sources[index]))),
+                   decoder_in[index], decoder_out[index])
+
+    def one_epoch(epoch=None):
+        if epoch is not None and shuffle:
+            ds = tf.data.Dataset.from_generator(in_epoch_order, args=(epoch,),
+                                                output_signature=(spec, spec, spec))
+        elif shuffle:
+            ds = examples.shuffle(len(sources), seed=seed, reshuffle_each_iteration=True)
+        else:
+            ds = examples
+        return ds.bucket_by_sequence_length(
+            element_length_func=lambda s, d_in, d_out: tf.shape(s)[0],
+            bucket_boundaries=boundaries,
+            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        )
+
+    if epochs is None:
+        ds = one_epoch().apply(tf.data.experimental.assert_cardinality(batches))
+    else:
+        ds = tf.data.Dataset.range(initial_epoch, max(int(epochs), int(initial_epoch))).flat_map(one_epoch)
     ds = ds.map(lambda s, d_in, d_out: ((s, d_in), d_out, tf.cast(d_out > 0, tf.float32)))
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -22,6 +22,8 @@ import numpy as np
 
 from zoo import layers as _registers_fused_layers  # noqa: F401  (saved models name them)
 from zoo.callbacks import training_callbacks
+from zoo.checkpoint import ResumableCheckpoint
+from zoo.data.order import epoch_dataset
 from zoo.distribution import get_strategy
 from zoo.io import atomic_path, prepare_out_dir, write_json
 from zoo.seeding import set_seed
@@ -248,25 +250,32 @@ def compile_charlm(model, learning_rate=2e-3, clipnorm=5.0):
 # -- data -----------------------------------------------------------------------------------------
 
 
-def window_dataset(ids, seq_len, batch_size, shuffle=False, seed=0, what="text"):
-    """``tf.data`` batches of (x, y) windows: x = ids[k·L : (k+1)·L], y = the same shifted by one.
-
-    Non-overlapping windows of ``seq_len`` inputs; a ValueError when ``ids`` hold less than one window
-    (``seq_len + 1`` characters). Training batches have a fixed size (the last partial batch is dropped)
-    unless there are fewer windows than ``batch_size``.
-    """
-    import tensorflow as tf
-
+def text_windows(ids, seq_len, what="text"):
+    """(x, y) arrays [windows, seq_len] of non-overlapping windows: x = ids[k·L : (k+1)·L], y = the same shifted
+    by one; a ValueError when ``ids`` hold less than one window (``seq_len + 1`` characters)."""
     ids = np.asarray(ids, np.int32)
     seq_len = _check_positive_int(seq_len, "seq_len")
-    batch_size = _check_positive_int(batch_size, "batch_size")
     windows = (len(ids) - 1) // seq_len
     if windows < 1:
         raise ValueError(
             f"the {what} has {len(ids)} characters, shorter than one window of seq_len + 1 = {seq_len + 1}; "
             f"use a longer text or a smaller --seq-len")
-    x = ids[: windows * seq_len].reshape(windows, seq_len)
-    y = ids[1 : windows * seq_len + 1].reshape(windows, seq_len)
+    return ids[: windows * seq_len].reshape(windows, seq_len), ids[1 : windows * seq_len + 1].reshape(windows, seq_len)
+
+
+def window_dataset(ids, seq_len, batch_size, shuffle=False, seed=0, what="text"):
+    """``tf.data`` batches of the (x, y) windows of :func:`text_windows`.
+
+    Training batches (``shuffle``) have a fixed size (the last partial batch is dropped) unless there are fewer
+    windows than ``batch_size``, and are reshuffled at every pass; :func:`train_charlm` uses
+    :func:`zoo.data.order.epoch_dataset` instead, whose order depends on (seed, epoch) only, so that a resumed
+    run sees the batches of an uninterrupted one.
+    """
+    import tensorflow as tf
+
+    batch_size = _check_positive_int(batch_size, "batch_size")
+    x, y = text_windows(ids, seq_len, what)
+    windows = len(x)
     ds = tf.data.Dataset.from_tensor_slices((x, y))
     if shuffle:
         ds = ds.shuffle(windows, seed=seed, reshuffle_each_iteration=True)
@@ -345,9 +354,16 @@ def check_same_run(out, run, keys):
     write_json(run, previous)
 
 
-def run_callbacks(out, items_per_epoch, throughput_key):
+def resume_point(out, model) -> tuple:
+    """(checkpoint, epochs done): the run's one resume state, ``out/backup`` (:class:`ResumableCheckpoint`),
+    restored into ``model`` (weights, optimizer, random state); 0 epochs for a new run."""
+    checkpoint = ResumableCheckpoint(Path(out) / "backup")
+    return checkpoint, checkpoint.restore(model)
+
+
+def run_callbacks(out, items_per_epoch, throughput_key, checkpoint=None):
     """``zoo.callbacks.training_callbacks`` (resume point, TensorBoard) + :class:`EpochCheckpoint`."""
-    return [*training_callbacks(out), EpochCheckpoint(out, items_per_epoch, throughput_key)]
+    return [*training_callbacks(out, checkpoint=checkpoint), EpochCheckpoint(out, items_per_epoch, throughput_key)]
 
 
 def load_history(out_dir) -> list:
@@ -403,9 +419,10 @@ def train_charlm(text_path, out_dir, epochs=10, units=256, layers=2, seq_len=100
     """Train a :class:`CharLanguageModel` on the text file ``text_path``, writing into ``out_dir``.
 
     The vocabulary is every character of the text (case kept); the last ``validation_fraction`` is the
-    validation split. Each epoch saves ``model.keras`` (atomically) and appends to ``history.json``;
-    ``BackupAndRestore`` resumes an interrupted epoch, and a rerun with the same ``out_dir`` and a larger
-    ``epochs`` continues from the saved model, training only the missing epochs. Returns the metrics
+    validation split. Each epoch saves ``model.keras`` (atomically) and appends to ``history.json``; the
+    resume point is ``out_dir/backup`` (:class:`zoo.checkpoint.ResumableCheckpoint`, the one resume state): a rerun
+    with the same ``out_dir`` (and a larger ``epochs`` to train longer) continues after the last finished epoch,
+    on the batches an uninterrupted run sees (epoch e's order depends on (seed, e) only). Returns the metrics
     (also written to ``metrics.json``).
     """
     epochs = _check_positive_int(epochs, "epochs")
@@ -421,27 +438,21 @@ def train_charlm(text_path, out_dir, epochs=10, units=256, layers=2, seq_len=100
     check_same_run(out, run, ("model", "seq_len", "batch_size", "validation_fraction"))
 
     set_seed(seed)
-    train_ds = window_dataset(text_ids(vocab, train_text), seq_len, batch_size, shuffle=True, seed=seed,
-                              what="training text (the first 90%)")
+    train_windows = text_windows(text_ids(vocab, train_text), seq_len, what="training text (the first 90%)")
     val_ds = window_dataset(text_ids(vocab, val_text), seq_len, batch_size,
                             what=f"validation split (the last {validation_fraction:.0%} of the text)")
-    train_windows = (len(train_text) - 1) // seq_len
-    steps = max(1, train_windows // batch_size) if train_windows >= batch_size else 1
-    chars_per_epoch = steps * min(batch_size, train_windows) * seq_len
+    chars_per_epoch = train_windows[0].size
 
-    history = load_history(out)
-    done = len(history)
     with get_strategy(strategy).scope():
-        if done and (out / MODEL_FILE).is_file():
-            model = load_charlm(out)
-        else:
-            done = 0
-            model = compile_charlm(CharLanguageModel(**model_args), learning_rate)
-            model.build((None, seq_len))
-    callbacks = run_callbacks(out, chars_per_epoch, "chars_per_s")
+        model = compile_charlm(CharLanguageModel(**model_args), learning_rate)
+        model.build((None, seq_len))
+    checkpoint, done = resume_point(out, model)
+    # Epoch e's order is a function of (seed, e) alone: a resumed run sees the batches of an uninterrupted one.
+    train_ds, steps = epoch_dataset(train_windows, batch_size, seed, epochs, initial_epoch=min(done, epochs))
+    callbacks = run_callbacks(out, chars_per_epoch, "chars_per_s", checkpoint)
     start = time.perf_counter()
     if done < epochs:
-        model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=done,
+        model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=done, steps_per_epoch=steps,
                   callbacks=callbacks, verbose=verbose)
     seconds = time.perf_counter() - start
     history = load_history(out)

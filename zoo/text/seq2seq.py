@@ -22,7 +22,14 @@ from keras import ops
 from zoo.distribution import get_strategy
 from zoo.io import prepare_out_dir, write_json
 from zoo.seeding import set_seed
-from zoo.text.language_model import MODEL_FILE, _check_positive_int, check_same_run, load_history, run_callbacks
+from zoo.text.language_model import (
+    MODEL_FILE,
+    _check_positive_int,
+    check_same_run,
+    load_history,
+    resume_point,
+    run_callbacks,
+)
 from zoo.text.vocab import CharVocab
 
 CELLS = {"lstm": "LSTM", "gru": "GRU", "elman": "ElmanRNN"}
@@ -283,29 +290,28 @@ def train_seq2seq(task="dates", out_dir="runs/seq2seq", epochs=4, seed=0, n_trai
     n_val = max(1, len(train_pairs) // 20)
     val_pairs, train_pairs = train_pairs[:n_val], train_pairs[n_val:]
 
-    history = load_history(out)
-    done = len(history)
     with get_strategy(strategy).scope():
-        if done and (out / MODEL_FILE).is_file():
-            model = load_seq2seq(out)
-        else:
-            done = 0
-            model = CharSeq2Seq(**model_args)
-            model.build()
-            model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=5.0),
-                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                          weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="char_accuracy")])
+        model = CharSeq2Seq(**model_args)
+        model.build()
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=5.0),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="char_accuracy")])
+    checkpoint, done = resume_point(out, model)
 
-    def pipeline(pairs, shuffle):
+    def pipeline(pairs, **order):
         sources, targets = zip(*pairs)
-        return dates.bucketed_dataset(source_sequences(model, sources), target_sequences(model, targets),
-                                      batch_size, bucket_boundaries, shuffle=shuffle, seed=seed)
+        sources = source_sequences(model, sources)
+        dataset = dates.bucketed_dataset(sources, target_sequences(model, targets), batch_size, bucket_boundaries,
+                                         seed=seed, **order)
+        return dataset, dates.bucketed_batches(sources, batch_size, bucket_boundaries)
 
-    callbacks = run_callbacks(out, len(train_pairs), "examples_per_s")
+    callbacks = run_callbacks(out, len(train_pairs), "examples_per_s", checkpoint)
     start = time.perf_counter()
     if done < epochs:
-        model.fit(pipeline(train_pairs, True), validation_data=pipeline(val_pairs, False), epochs=epochs,
-                  initial_epoch=done, callbacks=callbacks, verbose=verbose)
+        # Epoch e's order is a function of (seed, e) alone: a resumed run sees the batches of an uninterrupted one.
+        train_ds, steps = pipeline(train_pairs, shuffle=True, epochs=epochs, initial_epoch=done)
+        model.fit(train_ds, validation_data=pipeline(val_pairs)[0], epochs=epochs, initial_epoch=done,
+                  steps_per_epoch=steps, callbacks=callbacks, verbose=verbose)
     seconds = time.perf_counter() - start
     sources, targets = zip(*test_pairs)
     accuracy, predictions = exact_match(model, sources, targets)
