@@ -27,9 +27,9 @@ def load_images(dataset: str = "mnist", data_dir: str | os.PathLike | None = Non
     if limit is not None and (not isinstance(limit, (int, np.integer)) or limit < 1):
         raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
     if dataset == "digits":
-        from sklearn.datasets import load_digits
+        from zoo.extras import require
 
-        digits = load_digits()
+        digits = require("sklearn.datasets", "the digits dataset").load_digits()
         images, labels = digits.images / 16.0, digits.target
         part = slice(None, DIGITS_TRAIN) if split == "train" else slice(DIGITS_TRAIN, None)
         images, labels = images[part], labels[part]

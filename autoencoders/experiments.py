@@ -18,6 +18,9 @@ def _flat(images):
 
 def _probe_accuracy(train_codes, train_labels, test_codes, test_labels, seed) -> float:
     """Test accuracy of a multinomial logistic regression on standardised codes (a linear probe)."""
+    from zoo.extras import require
+
+    require("sklearn", "the linear probe of the autoencoder experiments")
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler

@@ -10,6 +10,7 @@ import os
 import sys
 
 from zoo.cli_args import add_seed, choice_list, non_negative_int, positive_int
+from zoo.extras import MissingExtraError
 from zoo.families import command_registrars
 from zoo.version import __version__
 
@@ -17,7 +18,8 @@ CELL_KINDS = ("lstm", "gru", "elman")  # the keys of zoo.benchmark.LAYERS (not i
 
 # Errors that describe bad input (arguments, files, data): reported in one line, exit status 1.
 # KZOO_DEBUG=1 re-raises them with the traceback.
-USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
+USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError,
+               MissingExtraError)
 
 
 def _bench_rnn(args: argparse.Namespace) -> int:
