@@ -9,17 +9,18 @@ killed at any point and rerun ends with the weights of an uninterrupted run."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from autoencoders.data import load_images
-from zoo.callbacks import epoch_timer, training_callbacks
 from zoo.data.order import epoch_dataset
-from zoo.distribution import agree_across_workers, get_strategy, worker_out_dir
+from zoo.distribution import get_strategy, worker_out_dir
 from zoo.images import save_image_grid
 from zoo.io import save_model, write_json
 from zoo.seeding import set_seed
+from zoo.training import RESUMABLE_CHANGES, check_resume, fit_resumable, write_config
+
+# Settings of the evaluation after training: they may change when a run is resumed.
+EVALUATION_SETTINGS = ("sample_steps", "ais_betas", "ais_runs")
 
 AUTOENCODER_KINDS = ("tied", "denoising")
 ARCHITECTURES = ("dense", "conv")
@@ -34,23 +35,13 @@ def _dataset(x, batch_size, seed, shuffle=True, drop_remainder=False):
     return data.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 
 
-def _fit_resumable(model, out_dir, out, strategy, train, epochs, batch_size, seed, validation_data, verbose):
-    """Restore ``model`` from the newest good checkpoint of ``out_dir/backup``, then fit the remaining epochs of
-    ``train`` (an array or tuple of arrays, batched by :func:`zoo.data.order.epoch_dataset`), checkpointing into
-    ``out/backup`` (``out`` is ``out_dir`` on the chief). Returns (checkpoint, epoch resumed from, seconds per
-    epoch run now)."""
-    from zoo.checkpoint import ResumableCheckpoint
-
-    checkpoint = ResumableCheckpoint(Path(out_dir).expanduser() / "backup", write_directory=out / "backup")
-    initial_epoch = checkpoint.restore(model)
-    agree_across_workers(strategy, resume_epoch=initial_epoch)
-    timer = epoch_timer()
-    if initial_epoch < epochs:
-        data, steps = epoch_dataset(train, batch_size, seed, epochs, initial_epoch)
-        model.fit(data, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps, shuffle=False,
-                  validation_data=validation_data, verbose=verbose,
-                  callbacks=[*training_callbacks(out, strategy=strategy, checkpoint=checkpoint), timer])
-    return checkpoint, initial_epoch, timer.seconds
+def _fit(model, out_dir, out, strategy, train, epochs, batch_size, seed, validation_data, verbose):
+    """:func:`zoo.training.fit_resumable` over ``train`` (an array or tuple of arrays) batched by
+    :func:`zoo.data.order.epoch_dataset`: returns (checkpoint, epoch resumed from, seconds per epoch run now)."""
+    result = fit_resumable(model, out_dir, out, strategy, epochs,
+                           lambda initial_epoch: epoch_dataset(train, batch_size, seed, epochs, initial_epoch),
+                           validation_data=validation_data, verbose=verbose)
+    return result.checkpoint, result.initial_epoch, result.seconds_per_epoch
 
 
 def filter_tiles(kernel, image_shape) -> np.ndarray:
@@ -84,7 +75,11 @@ def train_rbm(out_dir, dataset="mnist", data_dir=None, hidden=500, epochs=10, k=
     epoch, and the test log-likelihood: exact when the smaller layer has ≤ 20 units, else AIS when
     ``ais_betas`` > 0). ``batch_size`` is the global batch (split among the replicas of ``distribute``).
     Rerunning with the same ``out_dir`` resumes (see the module docstring). Returns the metrics."""
+    config = {key: value for key, value in locals().items() if key != "out_dir"}  # the arguments, as given
     from autoencoders.rbm import BernoulliRBM, base_rate_bias
+
+    config["data_dir"] = str(data_dir) if data_dir is not None else None
+    check_resume(out_dir, config, (*RESUMABLE_CHANGES, *EVALUATION_SETTINGS))
     strategy = get_strategy(distribute, devices)  # first: a multi-worker strategy configures TF at start-up
     set_seed(seed, deterministic=deterministic)
     train_images, _ = load_images(dataset, data_dir, "train", limit)
@@ -93,13 +88,14 @@ def train_rbm(out_dir, dataset="mnist", data_dir=None, hidden=500, epochs=10, k=
     x_train = train_images.reshape(len(train_images), -1)
     x_test = test_images.reshape(len(test_images), -1)
     with worker_out_dir(out_dir, strategy) as out:
+        write_config(out, config)
         with strategy.scope():
             rbm = BernoulliRBM(x_train.shape[1], hidden, k=k, persistent=persistent, learning_rate=learning_rate,
                                n_chains=batch_size, binarize=binarize, seed=seed)
             binary = x_train > binarize if binarize is not None else x_train
             rbm.visible_bias.assign(base_rate_bias(binary).astype(np.float32))
             rbm.compile()
-        checkpoint, resumed_from, seconds = _fit_resumable(
+        checkpoint, resumed_from, seconds = _fit(
             rbm, out_dir, out, strategy, x_train, epochs, batch_size, seed,
             _dataset(x_test, batch_size, seed, shuffle=False), verbose)
         save_model(rbm, out / "rbm.keras")
@@ -156,9 +152,13 @@ def train_autoencoder(out_dir, kind="tied", dataset="mnist", data_dir=None, arch
     ``autoencoder.keras``, ``reconstructions.png`` (rows: inputs, corrupted inputs, outputs) and
     ``metrics.json`` (history, test BCE/MSE on clean inputs, and on corrupted ones for a denoising model).
     ``batch_size`` is the global batch. Rerunning with the same ``out_dir`` resumes (see the module docstring)."""
+    config = {key: value for key, value in locals().items() if key != "out_dir"}  # the arguments, as given
     import keras
 
     from autoencoders.denoising import corrupt
+
+    config.update(data_dir=str(data_dir) if data_dir is not None else None, hidden=list(hidden))
+    check_resume(out_dir, config)
     strategy = get_strategy(distribute, devices)  # first: a multi-worker strategy configures TF at start-up
     set_seed(seed, deterministic=deterministic)
     train_images, _ = load_images(dataset, data_dir, "train", limit)
@@ -171,12 +171,13 @@ def train_autoencoder(out_dir, kind="tied", dataset="mnist", data_dir=None, arch
 
     x_train, x_test = shape(train_images), shape(test_images)
     with worker_out_dir(out_dir, strategy) as out:
+        write_config(out, config)
         with strategy.scope():
             model = build_autoencoder(kind, image_shape, architecture, hidden, code_dim, corruption, level, seed)
             model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy",
                           metrics=["mse"])
         noisy_test = (corrupt(x_test, corruption, level, seed=seed).numpy() if kind == "denoising" else x_test)
-        checkpoint, resumed_from, seconds = _fit_resumable(
+        checkpoint, resumed_from, seconds = _fit(
             model, out_dir, out, strategy, (x_train, x_train), epochs, batch_size, seed, (noisy_test, x_test),
             verbose)
         save_model(model, out / "autoencoder.keras")

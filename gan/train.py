@@ -17,7 +17,6 @@ Everything is built inside a ``tf.distribute`` strategy scope. A run writes into
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import shutil
@@ -31,11 +30,10 @@ import tensorflow as tf
 from gan.grid import captioned_grid, save_captioned_grid
 from gan.model import TextToImageGAN
 from gan.recipes import DEFAULT_RECIPE
-from zoo.callbacks import training_callbacks
-from zoo.checkpoint import ResumableCheckpoint
 from zoo.distribution import agree_across_workers, get_strategy, worker_out_dir
 from zoo.io import atomic_path, save_model, write_json
 from zoo.seeding import set_seed
+from zoo.training import check_resume, fit_resumable, write_config
 
 # The text encoder ψ: a char-RNN reading one direction ("rnn", Reed et al.) or both ("birnn"), or a char-CNN with
 # max-over-time pooling ("cnn", zoo.text.CharCNNEncoder), which composes words never seen together.
@@ -345,10 +343,6 @@ def match_key(label):
     return key
 
 
-# Settings that may change between a run and its resumption: they do not change the model or its data.
-RESUMABLE_CHANGES = ("epochs", "distribute", "devices", "deterministic")
-
-
 def train_t2i(config: T2IConfig, out_dir: str | os.PathLike, verbose: int = 1, callbacks=()) -> dict:
     """Train (or resume) a GAN-INT-CLS model as described in the module docstring; return the metrics.
 
@@ -360,16 +354,9 @@ def train_t2i(config: T2IConfig, out_dir: str | os.PathLike, verbose: int = 1, c
 
     if config.dataset not in DATASETS:
         raise ValueError(f"unknown dataset {config.dataset!r}; choose one of {', '.join(DATASETS)}")
-    strategy = get_strategy(config.distribute, config.devices)  # first: multi-worker configures TF
     out_dir = Path(out_dir).expanduser()
-    config_path = out_dir / "config.json"
-    if config_path.exists():
-        previous = json.loads(config_path.read_text())
-        changed = {key: (previous.get(key), value) for key, value in dataclasses.asdict(config).items()
-                   if key not in RESUMABLE_CHANGES and previous.get(key) != value}
-        if changed and (out_dir / "backup").exists():
-            raise ValueError(f"{out_dir} holds a run with another configuration {changed} (old, new); resume with "
-                             "the same arguments (only --epochs may grow) or choose another --out")
+    check_resume(out_dir, dataclasses.asdict(config))
+    strategy = get_strategy(config.distribute, config.devices)  # first: multi-worker configures TF
     with worker_out_dir(out_dir, strategy) as out:
         return _train_t2i(config, strategy, out_dir, out, verbose, list(callbacks))
 
@@ -391,26 +378,24 @@ def _train_t2i(config: T2IConfig, strategy, out_dir: Path, out: Path, verbose: i
         image_encoder, pretraining = (pretrain_text_encoder(config, encoder, out, verbose)
                                       if config.pretrain_steps > 0 else (None, {"pretrain": None}))
         model = build_gan(config, encoder, image_encoder)
-    checkpoint = ResumableCheckpoint(out_dir / "backup", write_directory=out / "backup")
-    initial_epoch = checkpoint.restore(model)
-    agree_across_workers(strategy, resume_epoch=initial_epoch)
-    dataset = training_dataset(config, model.vocab, global_batch, skip_batches=initial_epoch * config.steps_per_epoch,
-                               text_encoder=None if config.train_text_encoder else model.text_encoder)
-    # Written once the data loaded: a rerun that fails earlier leaves the earlier run's config.json alone.
-    write_json(dataclasses.asdict(config), out / "config.json")
+    text_encoder = None if config.train_text_encoder else model.text_encoder
+
+    def make_data(initial_epoch):
+        dataset = training_dataset(config, model.vocab, global_batch,
+                                   skip_batches=initial_epoch * config.steps_per_epoch, text_encoder=text_encoder)
+        # Written once the data loaded: a rerun that fails earlier leaves the earlier run's config.json alone.
+        write_config(out, dataclasses.asdict(config))
+        return dataset, config.steps_per_epoch
+
     guard = TrainingGuard(patience=config.collapse_patience)
     captions = SAMPLE_CAPTIONS[config.dataset]
     samples = SampleGrid(out, captions, config.sample_columns, config.seed, log_dir=out / "logs" / "samples",
                          guard=guard)
-    callbacks = training_callbacks(out, strategy=strategy, checkpoint=checkpoint) + [guard, samples]
-    if verbose:
-        from zoo.progress import RunETA
-
-        callbacks.append(RunETA(config.epochs, config.steps_per_epoch, stage="GAN"))
-    callbacks += extra_callbacks
     started = time.perf_counter()
-    history = model.fit(dataset, epochs=config.epochs, initial_epoch=initial_epoch,
-                        steps_per_epoch=config.steps_per_epoch, callbacks=callbacks, verbose=verbose)
+    result = fit_resumable(model, out_dir, out, strategy, config.epochs, make_data, verbose=verbose, stage="GAN",
+                           callbacks=[guard, samples, *extra_callbacks])
+    checkpoint, initial_epoch = result.checkpoint, result.initial_epoch
+    history = result.history.history if result.history is not None else {}
     seconds = time.perf_counter() - started
     if not guard.diverged:
         save_model(model, out / "model.keras")
@@ -424,7 +409,7 @@ def _train_t2i(config: T2IConfig, strategy, out_dir: Path, out: Path, verbose: i
         "stopped": guard.reason,
         "seconds": seconds,
         "images_per_second": images_per_second,
-        "history": {key: [float(v) for v in values] for key, values in history.history.items()},
+        "history": {key: [float(v) for v in values] for key, values in history.items()},
         **pretraining,
     }
     if guard.reason:

@@ -223,12 +223,12 @@ def test_a_crash_mid_epoch_resumes_with_the_weights_of_an_uninterrupted_run(tmp_
                 raise RuntimeError("simulated crash in epoch 2")
 
     callbacks = training_callbacks
-    monkeypatch.setattr("autoencoders.training.training_callbacks", lambda *a, **k: [*callbacks(*a, **k), Crash()])
+    monkeypatch.setattr("zoo.training.training_callbacks", lambda *a, **k: [*callbacks(*a, **k), Crash()])
     with pytest.raises(RuntimeError, match="simulated crash"):
         train_rbm(tmp_path / "crashed", persistent=True, **RBM_ARGS)
     assert sorted(p.name for p in (tmp_path / "crashed" / "backup").iterdir()) == ["epoch_0001"]
     assert not (tmp_path / "crashed" / "metrics.json").exists()
-    monkeypatch.setattr("autoencoders.training.training_callbacks", callbacks)
+    monkeypatch.setattr("zoo.training.training_callbacks", callbacks)
 
     resumed = train_rbm(tmp_path / "crashed", persistent=True, **RBM_ARGS)
     assert resumed["resumed_from_epoch"] == 1 and len(resumed["seconds_per_epoch"]) == 2

@@ -343,7 +343,7 @@ def test_build_a_preset_from_a_charlm_run(tmp_path):
     run.mkdir()
     model = _charlm()[0]
     model.save(run / "model.keras")
-    (run / "run.json").write_text(json.dumps({"text": str(text), "seq_len": 10, "batch_size": 8,
+    (run / "config.json").write_text(json.dumps({"text": str(text), "seq_len": 10, "batch_size": 8,
                                               "validation_fraction": 0.1}))
     (run / "history.json").write_text(json.dumps([{"epoch": 0, "seconds": 1.5}]))
     command = f"kzoo train charlm --text {text} --out {run}"

@@ -55,7 +55,7 @@ def test_train_resume_and_sample_charlm(corpus, tmp_path, capsys):
     assert "outside the model's vocabulary" in capsys.readouterr().err
     assert main(["train", "charlm", "--text", str(corpus), "--epochs", "3", "--out", str(out),
                  *TINY_LM[:1], "32", *TINY_LM[2:]]) == 1
-    assert "different settings (model.units)" in capsys.readouterr().err
+    assert "different settings (model.units: " in capsys.readouterr().err
 
 
 def test_charlm_cli_errors(tmp_path, capsys):

@@ -21,18 +21,16 @@ import keras
 import numpy as np
 
 from zoo import layers as _registers_fused_layers  # noqa: F401  (saved models name them)
-from zoo.callbacks import training_callbacks
-from zoo.checkpoint import ResumableCheckpoint
 from zoo.data.order import epoch_dataset
-from zoo.distribution import get_strategy
-from zoo.io import atomic_path, prepare_out_dir, write_json
+from zoo.distribution import get_strategy, worker_out_dir
+from zoo.io import atomic_path, write_json
 from zoo.seeding import set_seed
 from zoo.text.vocab import CharVocab
+from zoo.training import check_resume, fit_resumable, write_config
 
 CELLS = {"lstm": "LSTM", "gru": "GRU", "elman": "ElmanRNN"}
 MODEL_FILE = "model.keras"
 HISTORY_FILE = "history.json"
-RUN_FILE = "run.json"
 METRICS_FILE = "metrics.json"
 
 
@@ -335,37 +333,6 @@ class EpochCheckpoint(keras.callbacks.Callback):
         write_json(history, self.out / HISTORY_FILE)
 
 
-def check_same_run(out, run, keys):
-    """Refuse to resume in ``out`` a run whose settings ``keys`` differ from ``run``; then record ``run``."""
-    previous = Path(out) / RUN_FILE
-    if previous.is_file():
-        earlier = json.loads(previous.read_text())
-        changed = []
-        for key in keys:
-            before, now = earlier.get(key), run.get(key)
-            if isinstance(before, dict) and isinstance(now, dict):
-                changed += [f"{key}.{k}" for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k)]
-            elif before != now:
-                changed.append(key)
-        if changed:
-            raise ValueError(
-                f"--out {out} holds a run with different settings ({', '.join(changed)}); rerun with the same "
-                f"settings to resume, or choose another --out")
-    write_json(run, previous)
-
-
-def resume_point(out, model) -> tuple:
-    """(checkpoint, epochs done): the run's one resume state, ``out/backup`` (:class:`ResumableCheckpoint`),
-    restored into ``model`` (weights, optimizer, random state); 0 epochs for a new run."""
-    checkpoint = ResumableCheckpoint(Path(out) / "backup")
-    return checkpoint, checkpoint.restore(model)
-
-
-def run_callbacks(out, items_per_epoch, throughput_key, checkpoint=None):
-    """``zoo.callbacks.training_callbacks`` (resume point, TensorBoard) + :class:`EpochCheckpoint`."""
-    return [*training_callbacks(out, checkpoint=checkpoint), EpochCheckpoint(out, items_per_epoch, throughput_key)]
-
-
 def load_history(out_dir) -> list:
     path = Path(out_dir) / HISTORY_FILE
     return json.loads(path.read_text()) if path.is_file() else []
@@ -431,30 +398,32 @@ def train_charlm(text_path, out_dir, epochs=10, units=256, layers=2, seq_len=100
     vocab = CharVocab.from_text(text, lowercase=False)
     model_args = {"vocab": vocab.get_config(), "embedding_dim": embedding_dim, "units": units,
                   "layers": layers, "cell": cell, "dropout": dropout}
-    run = {"model": model_args, "seq_len": seq_len, "batch_size": batch_size,
-           "validation_fraction": validation_fraction, "text": str(Path(text_path).resolve())}
+    config = {"model": model_args, "seq_len": seq_len, "batch_size": batch_size, "epochs": epochs, "seed": seed,
+              "learning_rate": learning_rate, "validation_fraction": validation_fraction,
+              "text": str(Path(text_path).resolve())}
+    check_resume(out_dir, config)
+    strategy = get_strategy(strategy)
+    with worker_out_dir(out_dir, strategy) as out:
+        write_config(out, config)
+        set_seed(seed)
+        train_windows = text_windows(text_ids(vocab, train_text), seq_len, what="training text (the first 90%)")
+        val_ds = window_dataset(text_ids(vocab, val_text), seq_len, batch_size,
+                                what=f"validation split (the last {validation_fraction:.0%} of the text)")
+        with strategy.scope():
+            model = compile_charlm(CharLanguageModel(**model_args), learning_rate)
+            model.build((None, seq_len))
+        start = time.perf_counter()
+        # Epoch e's order is a function of (seed, e) alone: a resumed run sees the batches of an uninterrupted one.
+        done = fit_resumable(model, out_dir, out, strategy, epochs,
+                             lambda initial_epoch: epoch_dataset(train_windows, batch_size, seed, epochs,
+                                                                 initial_epoch),
+                             validation_data=val_ds, verbose=verbose, stage="charlm",
+                             callbacks=[EpochCheckpoint(out, train_windows[0].size, "chars_per_s")]).initial_epoch
+        seconds = time.perf_counter() - start
+        return _charlm_metrics(out, done, seconds, vocab, model)
 
-    out = prepare_out_dir(out_dir)
-    check_same_run(out, run, ("model", "seq_len", "batch_size", "validation_fraction"))
 
-    set_seed(seed)
-    train_windows = text_windows(text_ids(vocab, train_text), seq_len, what="training text (the first 90%)")
-    val_ds = window_dataset(text_ids(vocab, val_text), seq_len, batch_size,
-                            what=f"validation split (the last {validation_fraction:.0%} of the text)")
-    chars_per_epoch = train_windows[0].size
-
-    with get_strategy(strategy).scope():
-        model = compile_charlm(CharLanguageModel(**model_args), learning_rate)
-        model.build((None, seq_len))
-    checkpoint, done = resume_point(out, model)
-    # Epoch e's order is a function of (seed, e) alone: a resumed run sees the batches of an uninterrupted one.
-    train_ds, steps = epoch_dataset(train_windows, batch_size, seed, epochs, initial_epoch=min(done, epochs))
-    callbacks = run_callbacks(out, chars_per_epoch, "chars_per_s", checkpoint)
-    start = time.perf_counter()
-    if done < epochs:
-        model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=done, steps_per_epoch=steps,
-                  callbacks=callbacks, verbose=verbose)
-    seconds = time.perf_counter() - start
+def _charlm_metrics(out, done, seconds, vocab, model) -> dict:
     history = load_history(out)
     last = history[-1]
     metrics = {
@@ -473,10 +442,13 @@ def train_charlm(text_path, out_dir, epochs=10, units=256, layers=2, seq_len=100
 
 
 def evaluate_preset(model, preset: Path, run: Path, data=None, **_options) -> dict:
-    """:func:`evaluate_charlm` on the text and settings of the run in ``run`` (its run.json; ``data`` when the
+    """:func:`evaluate_charlm` on the text and settings of the run in ``run`` (its config.json; ``data`` when the
     run names no text): the evaluator of the ``charlm`` preset kind (:mod:`zoo.family`)."""
-    run_json = Path(run) / "run.json"
-    settings = json.loads(run_json.read_text()) if run_json.is_file() else {}
+    settings = {}
+    for name in ("config.json", "run.json"):  # run.json: runs of kzoo before the training engine
+        if (Path(run) / name).is_file():
+            settings = json.loads((Path(run) / name).read_text())
+            break
     return evaluate_charlm(model, settings.get("text") or data, seq_len=settings.get("seq_len", 100),
                            batch_size=settings.get("batch_size", 64),
                            validation_fraction=settings.get("validation_fraction", 0.1))

@@ -19,18 +19,12 @@ import keras
 import numpy as np
 from keras import ops
 
-from zoo.distribution import get_strategy
-from zoo.io import prepare_out_dir, write_json
+from zoo.distribution import get_strategy, worker_out_dir
+from zoo.io import write_json
 from zoo.seeding import set_seed
-from zoo.text.language_model import (
-    MODEL_FILE,
-    _check_positive_int,
-    check_same_run,
-    load_history,
-    resume_point,
-    run_callbacks,
-)
+from zoo.text.language_model import MODEL_FILE, EpochCheckpoint, _check_positive_int, load_history
 from zoo.text.vocab import CharVocab
+from zoo.training import check_resume, fit_resumable, write_config
 
 CELLS = {"lstm": "LSTM", "gru": "GRU", "elman": "ElmanRNN"}
 TASKS = ("dates",)
@@ -272,7 +266,6 @@ def train_seq2seq(task="dates", out_dir="runs/seq2seq", epochs=4, seed=0, n_trai
     ``out_dir`` resumes (see :func:`zoo.text.language_model.train_charlm`). Returns the metrics, also
     written to ``metrics.json``.
     """
-    from zoo.text import dates
 
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; available: {', '.join(TASKS)}")
@@ -281,38 +274,49 @@ def train_seq2seq(task="dates", out_dir="runs/seq2seq", epochs=4, seed=0, n_trai
     model_args = {"source_vocab": source_vocab.get_config(), "target_vocab": target_vocab.get_config(),
                   "embedding_dim": embedding_dim, "units": units, "cell": cell, "attention": attention,
                   "max_source_length": 40, "max_output_length": 10}
-    out = prepare_out_dir(out_dir)
-    check_same_run(out, {"task": task, "model": model_args, "seed": seed, "n_train": n_train,
-                         "batch_size": batch_size}, ("task", "model", "seed", "n_train", "batch_size"))
+    config = {"task": task, "model": model_args, "seed": seed, "n_train": n_train, "n_test": n_test,
+              "batch_size": batch_size, "epochs": epochs, "learning_rate": learning_rate,
+              "bucket_boundaries": list(bucket_boundaries)}
+    check_resume(out_dir, config)
+    strategy = get_strategy(strategy)
+    with worker_out_dir(out_dir, strategy) as out:
+        write_config(out, config)
+        return _train_seq2seq(config, strategy, Path(out_dir).expanduser(), out, verbose)
 
+
+def _train_seq2seq(config, strategy, out_dir: Path, out: Path, verbose) -> dict:
+    from zoo.text import dates
+
+    seed, batch_size, epochs, boundaries = (config["seed"], config["batch_size"], config["epochs"],
+                                            config["bucket_boundaries"])
     set_seed(seed)
-    train_pairs, test_pairs = dates.train_test_split(n_train, n_test, seed=seed)
+    train_pairs, test_pairs = dates.train_test_split(config["n_train"], config["n_test"], seed=seed)
     n_val = max(1, len(train_pairs) // 20)
     val_pairs, train_pairs = train_pairs[:n_val], train_pairs[n_val:]
 
-    with get_strategy(strategy).scope():
-        model = CharSeq2Seq(**model_args)
+    with strategy.scope():
+        model = CharSeq2Seq(**config["model"])
         model.build()
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=5.0),
+        model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"], clipnorm=5.0),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="char_accuracy")])
-    checkpoint, done = resume_point(out, model)
 
     def pipeline(pairs, **order):
         sources, targets = zip(*pairs)
         sources = source_sequences(model, sources)
-        dataset = dates.bucketed_dataset(sources, target_sequences(model, targets), batch_size, bucket_boundaries,
+        dataset = dates.bucketed_dataset(sources, target_sequences(model, targets), batch_size, boundaries,
                                          seed=seed, **order)
-        return dataset, dates.bucketed_batches(sources, batch_size, bucket_boundaries)
+        return dataset, dates.bucketed_batches(sources, batch_size, boundaries)
 
-    callbacks = run_callbacks(out, len(train_pairs), "examples_per_s", checkpoint)
     start = time.perf_counter()
-    if done < epochs:
-        # Epoch e's order is a function of (seed, e) alone: a resumed run sees the batches of an uninterrupted one.
-        train_ds, steps = pipeline(train_pairs, shuffle=True, epochs=epochs, initial_epoch=done)
-        model.fit(train_ds, validation_data=pipeline(val_pairs)[0], epochs=epochs, initial_epoch=done,
-                  steps_per_epoch=steps, callbacks=callbacks, verbose=verbose)
+    # Epoch e's order is a function of (seed, e) alone: a resumed run sees the batches of an uninterrupted one.
+    done = fit_resumable(model, out_dir, out, strategy, epochs,
+                         lambda initial_epoch: pipeline(train_pairs, shuffle=True, epochs=epochs,
+                                                        initial_epoch=initial_epoch),
+                         validation_data=pipeline(val_pairs)[0], verbose=verbose, stage="seq2seq",
+                         callbacks=[EpochCheckpoint(out, len(train_pairs), "examples_per_s")]).initial_epoch
     seconds = time.perf_counter() - start
+    task = config["task"]
     sources, targets = zip(*test_pairs)
     accuracy, predictions = exact_match(model, sources, targets)
     history = load_history(out)
