@@ -17,6 +17,7 @@ import numpy as np
 from keras import ops
 
 from autoencoders import partition
+from zoo.validation import check_int, check_positive_ints
 
 
 def _uniform(shape, seed, dtype="float32", rows=None, minval=0.0, maxval=1.0):
@@ -111,11 +112,8 @@ class BernoulliRBM(keras.Model):
                  initial_momentum=0.5, momentum_switch_epoch=5, weight_decay=1e-4, n_chains=100,
                  binarize=None, init_scale=0.01, visible_bias_init="data", seed=None, **kwargs):
         super().__init__(**kwargs)
-        for name, value in (("n_visible", n_visible), ("n_hidden", n_hidden), ("k", k), ("n_chains", n_chains)):
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(momentum_switch_epoch, numbers.Integral) or momentum_switch_epoch < 0:
-            raise ValueError(f"momentum_switch_epoch must be a non-negative integer, got {momentum_switch_epoch!r}")
+        check_positive_ints(n_visible=n_visible, n_hidden=n_hidden, k=k, n_chains=n_chains)
+        check_int(momentum_switch_epoch, "momentum_switch_epoch", minimum=0)
         for name, value in (("learning_rate", learning_rate), ("init_scale", init_scale)):
             if not isinstance(value, numbers.Real) or not value > 0:
                 raise ValueError(f"{name} must be a positive number, got {value!r}")

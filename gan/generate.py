@@ -7,6 +7,7 @@ import time
 
 from gan.grid import save_captioned_grid, save_interpolation_grid
 from gan.model import TextToImageGAN
+from zoo.validation import NAME_ONLY, ArgumentError
 
 
 def load_t2i(ref: str | os.PathLike, sha256: str | None = None) -> TextToImageGAN:
@@ -30,7 +31,8 @@ def generate_grid(model_ref, captions, output, n: int = 8, seed: int = 0, interp
     if not captions:
         raise ValueError("give at least one caption")
     if interpolate and len(captions) != 2:
-        raise ValueError(f"--interpolate needs exactly two captions, got {len(captions)}")
+        raise ArgumentError(f"{{interpolate}} needs exactly two captions, got {len(captions)}",
+                            interpolate=NAME_ONLY)
     model = load_t2i(model_ref, sha256) if not isinstance(model_ref, TextToImageGAN) else model_ref
     started = time.perf_counter()
     if interpolate:

@@ -59,6 +59,7 @@ from keras import layers, ops
 import zoo.layers  # noqa: E402,F401
 import zoo.text.encoders  # noqa: E402,F401
 from zoo.text.joint_embedding import ds_sje_terms
+from zoo.validation import check_positive_int
 
 MISMATCHES = ("random", "hardest")
 LOSSES = ("bce", "hinge")
@@ -84,10 +85,7 @@ def _choice(value, choices, name):
     return value
 
 
-def _positive(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
-    return int(value)
+_positive = check_positive_int
 
 
 def _batch_norm(name):

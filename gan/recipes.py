@@ -20,31 +20,20 @@ leaves at ``None`` from the recipe; anything passed explicitly wins. ``kzoo trai
 
 from __future__ import annotations
 
+REED2016 = {
+    "loss": "bce", "spectral_norm": False, "conditioning": "concat", "augment": [], "upsampling": "deconv",
+    "learning_rate": 2e-4, "d_learning_rate": 2e-4, "real_label": 1.0, "matching_weight": 0.0,
+    "matching_negatives": "mean", "ema_decay": 0.0, "text_encoder": "rnn", "pretrain_steps": 4000,
+    "diversity_weight": 0.0,
+}
+MATCHING = {**REED2016, "learning_rate": 1e-3, "real_label": 0.9, "matching_weight": 8.0,
+            "matching_negatives": "hardest", "ema_decay": 0.99}
+CHARCNN = {**MATCHING, "text_encoder": "cnn", "pretrain_steps": 1500}
 RECIPES = {
-    "reed2016": {
-        "loss": "bce", "spectral_norm": False, "conditioning": "concat", "augment": [], "upsampling": "deconv",
-        "learning_rate": 2e-4, "d_learning_rate": 2e-4, "real_label": 1.0, "matching_weight": 0.0,
-        "matching_negatives": "mean", "ema_decay": 0.0, "text_encoder": "rnn", "pretrain_steps": 4000,
-        "diversity_weight": 0.0,
-    },
-    "matching": {
-        "loss": "bce", "spectral_norm": False, "conditioning": "concat", "augment": [], "upsampling": "deconv",
-        "learning_rate": 1e-3, "d_learning_rate": 2e-4, "real_label": 0.9, "matching_weight": 8.0,
-        "matching_negatives": "hardest", "ema_decay": 0.99, "text_encoder": "rnn", "pretrain_steps": 4000,
-        "diversity_weight": 0.0,
-    },
-    "charcnn": {
-        "loss": "bce", "spectral_norm": False, "conditioning": "concat", "augment": [], "upsampling": "deconv",
-        "learning_rate": 1e-3, "d_learning_rate": 2e-4, "real_label": 0.9, "matching_weight": 8.0,
-        "matching_negatives": "hardest", "ema_decay": 0.99, "text_encoder": "cnn", "pretrain_steps": 1500,
-        "diversity_weight": 0.0,
-    },
-    "charcnn-ms": {
-        "loss": "bce", "spectral_norm": False, "conditioning": "concat", "augment": [], "upsampling": "deconv",
-        "learning_rate": 1e-3, "d_learning_rate": 2e-4, "real_label": 0.9, "matching_weight": 8.0,
-        "matching_negatives": "hardest", "ema_decay": 0.99, "text_encoder": "cnn", "pretrain_steps": 1500,
-        "diversity_weight": 0.03,
-    },
+    "reed2016": REED2016,
+    "matching": MATCHING,
+    "charcnn": CHARCNN,
+    "charcnn-ms": {**CHARCNN, "diversity_weight": 0.03},
 }
 
 DEFAULT_RECIPE = "charcnn-ms"

@@ -34,6 +34,7 @@ from zoo.distribution import agree_across_workers, get_strategy, worker_out_dir
 from zoo.io import atomic_path, save_model, write_json
 from zoo.seeding import set_seed
 from zoo.training import check_resume, fit_resumable, write_config
+from zoo.validation import ArgumentError
 
 # The text encoder ψ: a char-RNN reading one direction ("rnn", Reed et al.) or both ("birnn"), or a char-CNN with
 # max-over-time pooling ("cnn", zoo.text.CharCNNEncoder), which composes words never seen together.
@@ -365,8 +366,8 @@ def _train_t2i(config: T2IConfig, strategy, out_dir: Path, out: Path, verbose: i
     set_seed(config.seed, deterministic=config.deterministic)
     global_batch = config.batch_size
     if global_batch % strategy.num_replicas_in_sync:
-        raise ValueError(f"--batch-size {global_batch} must be divisible by the {strategy.num_replicas_in_sync} "
-                         "replicas")
+        raise ArgumentError(f"{{batch_size}} must be divisible by the {strategy.num_replicas_in_sync} replicas",
+                            batch_size=global_batch)
     encoder_weights = [out_dir / "text_encoder.weights.h5", out_dir / "image_encoder.weights.h5"]
     pretrained = all(path.is_file() for path in encoder_weights)
     if out != out_dir and pretrained:  # a non-chief worker loads the chief's pretrained encoders

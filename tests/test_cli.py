@@ -93,3 +93,21 @@ def test_console_script_version():
     result = subprocess.run(["kzoo", "--version"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     assert result.stdout.strip() == f"kzoo {zoo.__version__}"
+
+
+def test_library_errors_name_arguments_and_the_cli_names_flags(tmp_path, capsys):
+    """The same ArgumentError reads in argument names from Python and in flags from kzoo."""
+    from zoo.distribution import get_strategy
+    from zoo.text.language_model import read_text
+    from zoo.validation import ArgumentError, MissingPathError
+
+    with pytest.raises(ArgumentError, match=r"^devices=2 needs distribute='mirrored'"):
+        get_strategy("none", devices=2)
+    with pytest.raises(MissingPathError, match=r"^text_path='.*missing.txt': no such file") as raised:
+        read_text(tmp_path / "missing.txt")
+    assert isinstance(raised.value, FileNotFoundError)
+    assert main(["train", "charlm", "--text", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "run")]) == 1
+    error = capsys.readouterr().err
+    assert f"error: --text {tmp_path / 'missing.txt'}: no such file" in error and "text_path" not in error
+    assert main(["train", "rbm", "--devices", "2", "--out", str(tmp_path / "rbm")]) == 1
+    assert "error: --devices 2 needs --distribute mirrored (one machine) or multiworker" in capsys.readouterr().err

@@ -78,7 +78,7 @@ def test_every_train_command_takes_the_distribution_flags(command, monkeypatch):
 
 
 def test_get_strategy_rejects_devices_it_cannot_use(monkeypatch):
-    with pytest.raises(ValueError, match="--devices 2 needs --distribute mirrored"):
+    with pytest.raises(ValueError, match="devices=2 needs distribute='mirrored'"):
         get_strategy("none", devices=2)
     assert get_strategy("none", devices=1).num_replicas_in_sync == 1
     strategy = get_strategy("mirrored", devices=1)

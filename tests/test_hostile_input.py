@@ -733,9 +733,9 @@ def test_output_folder_that_is_a_file_or_not_writable(tmp_path, monkeypatch, cap
     assert main([*cli_commands(text_file)[model], "--out", str(out)]) == 1
     message = one_line_error(capsys)
     assert str(out) in message
-    expected = {"file": "exists and is not a directory; choose another --out",
+    expected = {"file": "exists and is not a directory; choose another output folder",
                 "under_a_file": "is a file; choose another path",
-                "not_writable": "is not writable; choose another --out"}[where]
+                "not_writable": "is not writable; choose another output folder"}[where]
     assert expected in message
     assert listing(tmp_path) == before and snapshot(tmp_path) == files, "nothing written anywhere"
 
@@ -747,7 +747,7 @@ def test_output_folder_without_write_permission(tmp_path, capsys):
     out.chmod(0o500)
     try:
         assert main(["train", "rbm", "--dataset", "digits", "--hidden", "4", "--epochs", "1", "--out", str(out)]) == 1
-        assert "is not writable; choose another --out" in one_line_error(capsys)
+        assert "is not writable; choose another output folder" in one_line_error(capsys)
         assert listing(out) == []
     finally:
         out.chmod(0o700)

@@ -20,6 +20,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from zoo.validation import check_positive_ints
+
 #: cell kind -> (kzoo layer class name in ``zoo``, Keras layer class name in ``keras.layers``).
 LAYERS = {"lstm": ("LSTM", "LSTM"), "gru": ("GRU", "GRU"), "elman": ("ElmanRNN", "SimpleRNN")}
 #: cell kind -> number of gate blocks in the kernels (the ``k`` in ``kernel (D, k*H)``).
@@ -37,10 +39,7 @@ def forward_flops(kind: str, batch: int, steps: int, features: int, units: int) 
     return steps * 2 * batch * (features + units) * GATES[kind] * units
 
 
-def _check_positive(**values: int) -> None:
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+_check_positive = check_positive_ints
 
 
 def _median_seconds(fn: Callable[[], object], repeats: int) -> float:

@@ -12,6 +12,7 @@ import sys
 from zoo.cli_args import add_seed, choice_list, non_negative_int, positive_int
 from zoo.extras import MissingExtraError
 from zoo.families import command_registrars
+from zoo.validation import NAME_ONLY, ArgumentError
 from zoo.version import __version__
 
 CELL_KINDS = ("lstm", "gru", "elman")  # the keys of zoo.benchmark.LAYERS (not imported: it would be slow)
@@ -36,6 +37,16 @@ def _bench_rnn(args: argparse.Namespace) -> int:
         benchmark.write_json(rows, args.json)
         print(f"wrote {args.json}")
     return 0
+
+
+# Library arguments whose flag is not --<name with dashes>.
+FLAGS = {"out_dir": "--out", "text_path": "--text", "model_dir": "--model", "model_ref": "--model"}
+
+
+def cli_flag(name: str, value) -> str:
+    """An :class:`~zoo.validation.ArgumentError`'s argument as the flag that sets it: ``--devices 2``."""
+    flag = FLAGS.get(name, "--" + name.replace("_", "-"))
+    return flag if value is NAME_ONLY else f"{flag} {value}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as error:
         if os.environ.get("KZOO_DEBUG"):
             raise
-        print(f"kzoo {args.command}: error: {error}", file=sys.stderr)
+        message = error.phrase(cli_flag) if isinstance(error, ArgumentError) else str(error)
+        print(f"kzoo {args.command}: error: {message}", file=sys.stderr)
         return 1
 
 

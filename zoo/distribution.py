@@ -17,6 +17,7 @@ import numpy as np
 
 from zoo import keras_private
 from zoo.io import prepare_out_dir
+from zoo.validation import ArgumentError, literal
 
 STRATEGIES = ("none", "mirrored", "multiworker")
 
@@ -41,24 +42,25 @@ def get_strategy(name="none", devices: int | None = None):
         raise ValueError(f"devices must be a positive integer, got {devices!r}")
     if name == "none":
         if devices not in (None, 1):
-            raise ValueError(f"--devices {devices} needs --distribute mirrored (one machine) or multiworker")
+            raise ArgumentError("{devices} needs {distribute} (one machine) or multiworker", devices=devices,
+                                distribute="mirrored")
         return tf.distribute.get_strategy()
     if name == "multiworker":
         if "TF_CONFIG" not in os.environ:
-            raise ValueError("--distribute multiworker needs the TF_CONFIG environment variable "
-                             "(cluster and task of this worker); see the README section on clusters")
+            raise ArgumentError("{distribute} needs the TF_CONFIG environment variable (cluster and task of this "
+                                "worker); see docs/training.md", distribute="multiworker")
         if devices is not None:
             gpus = tf.config.list_physical_devices("GPU")
             if not gpus and devices > 1:
-                raise ValueError(f"--devices {devices}: this worker has no GPU; a CPU worker is one device")
+                raise ArgumentError("{devices}: this worker has no GPU; a CPU worker is one device", devices=devices)
             if gpus:
                 if devices > len(gpus):
                     raise ValueError(f"asked for {devices} GPUs but this worker has {len(gpus)}")
                 try:
                     tf.config.set_visible_devices(gpus[:devices], "GPU")
                 except RuntimeError as error:
-                    raise ValueError(f"--devices {devices}: TensorFlow was initialised before the strategy was "
-                                     f"created ({error})") from None
+                    raise ArgumentError("{devices}: TensorFlow was initialised before the strategy was created ("
+                                        + literal(error) + ")", devices=devices) from None
         keras_private.patch_trainer_for_multiworker()
         if "multiworker" not in _STRATEGIES:  # one per process: it configures the cluster's collective ops
             _STRATEGIES["multiworker"] = tf.distribute.MultiWorkerMirroredStrategy()
@@ -134,7 +136,7 @@ def agree_across_workers(strategy, **values) -> None:
     if differ:
         raise ValueError(
             f"the workers of this multi-worker run disagree on {', '.join(differ)} (this worker: "
-            f"{', '.join(f'{name}={values[name]}' for name in differ)}): every worker must see the same --out "
+            f"{', '.join(f'{name}={values[name]}' for name in differ)}): every worker must see the same output folder "
             "(a folder on a filesystem shared by all hosts), or all must start afresh")
 
 

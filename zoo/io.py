@@ -13,10 +13,10 @@ def prepare_out_dir(path: str | os.PathLike) -> Path:
     """Create the output folder (and parents); a clear error when it is a file or not writable."""
     out = Path(path).expanduser()
     if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"output path {out} exists and is not a directory; choose another --out")
+        raise NotADirectoryError(f"output path {out} exists and is not a directory; choose another output folder")
     _make_parent_dirs(out, "output directory")
     if not os.access(out, os.W_OK | os.X_OK):
-        raise PermissionError(f"output directory {out} is not writable; choose another --out")
+        raise PermissionError(f"output directory {out} is not writable; choose another output folder")
     return out
 
 

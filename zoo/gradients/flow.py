@@ -12,14 +12,13 @@ from zoo.gradients.experiments import CELL_FACTORIES, make_cell, random_inputs
 from zoo.gradients.jacobians import decay_rate, jacobian_norms
 from zoo.io import atomic_path, prepare_out_dir
 from zoo.seeding import set_seed
+from zoo.validation import check_positive_ints
 
 
 def gradient_flow(cells=tuple(CELL_FACTORIES), steps: int = 100, units: int = 64, batch: int = 8,
                   features: int = 16, seed: int = 0) -> dict:
     """``{cell name: ‖∂h_T/∂h_t‖ for t = 0..T}`` on the same standard normal inputs for every cell."""
-    for name, value in (("steps", steps), ("units", units), ("batch", batch), ("features", features)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-            raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
+    check_positive_ints(steps=steps, units=units, batch=batch, features=features)
     set_seed(seed)
     inputs = random_inputs(batch, steps, features, seed)
     return {name: jacobian_norms(make_cell(name, units, seed), inputs) for name in cells}

@@ -12,6 +12,8 @@ import numbers
 
 import numpy as np
 
+from zoo.validation import check_positive_ints
+
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 CLASS_NAMES = {
@@ -125,9 +127,7 @@ def train_captioned_mnist(name: str = "mnist", data_dir=None, epochs: int = 5, s
     from zoo.text.vocab import CharVocab
 
     _check_name(name)
-    for arg, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-            raise ValueError(f"`{arg}` must be a positive integer; received {arg}={value!r}.")
+    check_positive_ints(epochs=epochs, steps_per_epoch=steps_per_epoch)
     started = time.perf_counter()
     set_seed(seed)
     directory = find_shared_data(name) if data_dir is None else data_dir

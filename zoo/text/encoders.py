@@ -9,7 +9,6 @@ Reference: S. Reed, Z. Akata, H. Lee, B. Schiele, "Learning Deep Representations
 Descriptions", CVPR 2016, section 3.2 (char-CNN-RNN).
 """
 
-import numbers
 
 import keras
 from keras import ops
@@ -18,6 +17,7 @@ from zoo import layers as fused_layers
 from zoo.cells.base import RecurrentCell, check_units
 from zoo.text.tokenizer import CharTokenizer
 from zoo.text.vocab import DEFAULT_MAX_LENGTH, CharVocab
+from zoo.validation import check_positive_int
 
 CELLS = ("lstm", "gru", "elman", "linear")
 POOLINGS = ("mean", "last")
@@ -59,10 +59,7 @@ def _serialize_cell(cell):
     return config
 
 
-def _check_positive(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive integer; received {name}={value!r}.")
-    return int(value)
+_check_positive = check_positive_int
 
 
 class CharEncoder(keras.Model):

@@ -27,6 +27,7 @@ from zoo.io import atomic_path, write_json
 from zoo.seeding import set_seed
 from zoo.text.vocab import CharVocab
 from zoo.training import check_resume, fit_resumable, write_config
+from zoo.validation import NAME_ONLY, ArgumentError, MissingPathError, check_positive_int, literal
 
 CELLS = {"lstm": "LSTM", "gru": "GRU", "elman": "ElmanRNN"}
 MODEL_FILE = "model.keras"
@@ -40,10 +41,7 @@ def text_ids(vocab: CharVocab, text: str) -> np.ndarray:
     return vocab.lookup(points)
 
 
-def _check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive integer; received {name}={value!r}.")
-    return int(value)
+_check_positive_int = check_positive_int
 
 
 # -- metrics --------------------------------------------------------------------------------------
@@ -255,9 +253,9 @@ def text_windows(ids, seq_len, what="text"):
     seq_len = _check_positive_int(seq_len, "seq_len")
     windows = (len(ids) - 1) // seq_len
     if windows < 1:
-        raise ValueError(
-            f"the {what} has {len(ids)} characters, shorter than one window of seq_len + 1 = {seq_len + 1}; "
-            f"use a longer text or a smaller --seq-len")
+        raise ArgumentError(
+            f"the {literal(what)} has {len(ids)} characters, shorter than one window of seq_len + 1 = "
+            f"{seq_len + 1}; use a longer text or a smaller {{seq_len}}", seq_len=NAME_ONLY)
     return ids[: windows * seq_len].reshape(windows, seq_len), ids[1 : windows * seq_len + 1].reshape(windows, seq_len)
 
 
@@ -282,16 +280,18 @@ def window_dataset(ids, seq_len, batch_size, shuffle=False, seed=0, what="text")
 
 
 def read_text(path) -> str:
-    """The UTF-8 text of ``path``; errors name the file and the ``--text`` flag."""
+    """The UTF-8 text of ``path``; errors name the file and the argument (``text_path`` of :func:`train_charlm`,
+    ``--text`` on the command line)."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"--text {path}: no such file; pass the path of a UTF-8 text file")
+        raise MissingPathError("{text_path}: no such file; pass the path of a UTF-8 text file", text_path=str(path))
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
-        raise ValueError(f"--text {path} is not UTF-8 text ({err}); convert it to UTF-8 first") from err
+        raise ArgumentError("{text_path} is not UTF-8 text (" + literal(err) + "); convert it to UTF-8 first",
+                            text_path=str(path)) from err
     if not text:
-        raise ValueError(f"--text {path} is empty; pass a file with training text")
+        raise ArgumentError("{text_path} is empty; pass a file with training text", text_path=str(path))
     return text
 
 
@@ -349,9 +349,9 @@ def load_charlm(model_dir, sha256=None) -> CharLanguageModel:
 
         return load(model_dir, sha256=sha256, kind="charlm")
     if not path.is_file():
-        raise FileNotFoundError(
-            f"--model {directory} holds no {MODEL_FILE}; train one first with "
-            f"`kzoo train charlm --text FILE --out {directory}`")
+        raise MissingPathError(
+            "{model_dir} holds no " + MODEL_FILE + "; train one first with `kzoo train charlm --text FILE --out "
+            + literal(directory) + "`", model_dir=str(directory))
     model = keras.saving.load_model(path, safe_mode=True)
     if not isinstance(model, CharLanguageModel):
         raise ValueError(f"{path} holds a {type(model).__name__}, not a CharLanguageModel")

@@ -25,6 +25,7 @@ from zoo.seeding import set_seed
 from zoo.text.language_model import MODEL_FILE, EpochCheckpoint, _check_positive_int, load_history
 from zoo.text.vocab import CharVocab
 from zoo.training import check_resume, fit_resumable, write_config
+from zoo.validation import MissingPathError, literal
 
 CELLS = {"lstm": "LSTM", "gru": "GRU", "elman": "ElmanRNN"}
 TASKS = ("dates",)
@@ -245,10 +246,11 @@ def load_seq2seq(model_dir) -> CharSeq2Seq:
     directory = Path(model_dir).expanduser()
     path = directory / MODEL_FILE
     if not directory.is_dir():
-        raise FileNotFoundError(f"--model {directory}: no such directory; pass the --out of `kzoo train seq2seq`")
+        raise MissingPathError("{model_dir}: no such directory; pass the output folder of `kzoo train seq2seq`",
+                               model_dir=str(directory))
     if not path.is_file():
-        raise FileNotFoundError(f"--model {directory} holds no {MODEL_FILE}; train one first with "
-                                f"`kzoo train seq2seq --task dates --out {directory}`")
+        raise MissingPathError("{model_dir} holds no " + MODEL_FILE + "; train one first with `kzoo train seq2seq "
+                               "--task dates --out " + literal(directory) + "`", model_dir=str(directory))
     model = keras.saving.load_model(path, safe_mode=True)
     if not isinstance(model, CharSeq2Seq):
         raise ValueError(f"{path} holds a {type(model).__name__}, not a CharSeq2Seq")
