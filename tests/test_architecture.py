@@ -26,7 +26,7 @@ ZOO_LAYERS = {
     2: ("zoo.cells", "zoo.params", "zoo.fused_tf", "zoo.layers", "zoo.backprop", "zoo.gradients", "zoo.text",
         "zoo.benchmark"),
     3: ("zoo.cli", "zoo.cli_args", "zoo.gradients_commands", "zoo.presets_commands", "zoo.text.commands",
-        "zoo.presets.build", "zoo.family", "zoo.runtime", "zoo"),
+        "zoo.presets.build", "zoo.family", "zoo.runtime", "zoo.testing", "zoo"),
 }
 
 
