@@ -79,6 +79,10 @@ PINNED = {
                   [0.34936, 0.49734, 0.02159, 0.07568, 0.31689, 0.84350]),
     "dae-mnist": (lambda model: (lambda m, x: m(x)[0, 200:206], (_pattern(),)),
                   [0.01008, 0.00775, 0.03419, 0.02280, 0.00050, 0.0]),
+    # a row of red pixels at the top left edge of the circle: the generated image itself, fixed by the noise
+    "t2i-shapes-64": (lambda model: (lambda m, z: m.generate(["a small red circle in the top left"], n=2, z=z)
+                                     [0, 0, 8, 8:14, 0], (model.fixed_noise(2, 0),)),
+                      [-0.9986, -0.9913, -0.5526, -0.4727, 0.6989, 0.7384]),
 }
 
 

@@ -59,7 +59,7 @@ def _matmul_seq(a, b):
 
 def _transposed(params):
     """Wᵀ for the backward step's δz·Wᵀ. Given W, XLA's dot transposes it again at every
-    step (1.5-3 ms of a 2-core LSTM training step); a transposed copy made once does not."""
+    step; a transposed copy made once does not (bench/README.md has the measurement)."""
     return tuple(tf.transpose(w) for w in params)
 
 
