@@ -346,6 +346,41 @@ def test_batch_shards_cover_the_batch(monkeypatch):
     assert batch_shards(tf.zeros((64, 2, 1))) == [64]
 
 
+def test_shards_of_a_batch_unknown_at_trace_time_keep_the_minimum_rows(monkeypatch):
+    from zoo.fused_tf import MIN_SHARD_ROWS, batch_shards
+
+    monkeypatch.setenv("KZOO_RNN_SHARDS", "16")
+    sizes_of = tf.function(lambda x: tf.stack(batch_shards(x)),
+                           input_signature=[tf.TensorSpec([None, 2, 1], tf.float32)])
+    for batch in (4, 8, 17, 40, 1000):
+        sizes = sizes_of(tf.zeros((batch, 2, 1))).numpy()
+        assert len(sizes) == 16 and sizes.sum() == batch
+        filled = sizes[sizes > 0]
+        assert len(filled) == max(1, min(16, batch // MIN_SHARD_ROWS))
+        assert batch < MIN_SHARD_ROWS or filled.min() >= MIN_SHARD_ROWS
+        assert filled.max() - filled.min() <= 1
+
+
+def test_shard_count_follows_the_cpus_this_process_may_use(monkeypatch):
+    import os
+
+    import zoo.fused_tf as fused
+
+    monkeypatch.delenv("KZOO_RNN_SHARDS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert fused.usable_cpus() <= 3
+    assert len(fused.batch_shards(tf.zeros((64, 2, 1)))) == fused.usable_cpus()
+
+
+def test_spectral_radius_of_a_diverged_cell_names_the_divergence():
+    cell = zoo.LinearRecurrentCell(3)
+    cell.build((None, 2))
+    cell.recurrent_kernel.assign(np.full((3, 3), np.nan, "float32"))
+    with pytest.raises(ValueError, match="training diverged"):
+        zoo.spectral_radius(cell)
+
+
 def test_unroll_factor(monkeypatch):
     from zoo.fused_tf import unroll_factor
 
@@ -361,7 +396,8 @@ def test_uncompiled_fast_path_equals_cell(monkeypatch, kind):
     """KZOO_RNN_JIT=0: the same loops run by TensorFlow's graph executor instead of XLA."""
     import zoo.fused_tf
 
-    monkeypatch.setattr(zoo.fused_tf, "JIT_COMPILE", False)
+    monkeypatch.setenv("KZOO_RNN_JIT", "0")
+    assert not zoo.fused_tf.jit_enabled()
     layer_cls, cell_cls, _, kwargs = KINDS[kind]
     rng = np.random.default_rng(11)
     x = rng.standard_normal((18, 5, 3)).astype("float32")

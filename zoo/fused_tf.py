@@ -243,14 +243,19 @@ class GRUResetBeforeRule:
 
 
 # The forward and backward loops are compiled with XLA, which fuses a step's element-wise
-# work and drops the graph executor's per-operation cost (KZOO_RNN_JIT=0 turns it off), and
-# run several time steps per loop iteration (unroll_factor); bench/rnn.py measures both.
-JIT_COMPILE = os.environ.get("KZOO_RNN_JIT", "1") != "0"
+# work and drops the graph executor's per-operation cost (KZOO_RNN_JIT=0 turns it off, read at
+# each trace like KZOO_RNN_SHARDS and KZOO_RNN_UNROLL), and run several time steps per loop
+# iteration (unroll_factor); bench/rnn.py measures both.
 _COMPILED = {}
 
 
+def jit_enabled() -> bool:
+    """Whether the loops are XLA-compiled: ``KZOO_RNN_JIT`` is not ``0``."""
+    return os.environ.get("KZOO_RNN_JIT", "1") != "0"
+
+
 def _compiled(fn, key):
-    if not JIT_COMPILE:
+    if not jit_enabled():
         return fn
     if key not in _COMPILED:
         _COMPILED[key] = tf.function(fn, jit_compile=True, autograph=False)
@@ -260,13 +265,30 @@ def _compiled(fn, key):
 MIN_SHARD_ROWS = 8
 
 
-def batch_shards(x):
-    """Row counts that cut the batch of ``x`` into one shard per CPU core.
+def usable_cpus() -> int:
+    """The CPU cores this process may run on: its affinity mask (``os.sched_getaffinity``), capped by a cgroup
+    CPU quota (``/sys/fs/cgroup/cpu.max``, cgroup v2) when one is set; ``os.cpu_count()`` counts the machine's."""
+    try:
+        count = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux: no affinity to read
+        count = os.cpu_count() or 1
+    try:
+        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()[:2]
+    except (OSError, ValueError):
+        return max(1, count)
+    if quota != "max" and int(period) > 0:
+        count = min(count, -(-int(quota) // int(period)))
+    return max(1, count)
 
-    ``KZOO_RNN_SHARDS`` overrides the count (1 turns sharding off). Shards keep at least
-    ``MIN_SHARD_ROWS`` rows; with a batch size unknown at trace time the sizes are tensors.
+
+def batch_shards(x):
+    """Row counts that cut the batch of ``x`` into one shard per usable CPU core (:func:`usable_cpus`).
+
+    ``KZOO_RNN_SHARDS`` overrides the count (1 turns sharding off). Shards keep at least ``MIN_SHARD_ROWS``
+    rows. With a batch size unknown at trace time the count is fixed by the cores and the sizes are tensors:
+    as many shards as the batch fills with ``MIN_SHARD_ROWS`` rows each get its rows, the others are empty.
     """
-    wanted = int(os.environ.get("KZOO_RNN_SHARDS", 0)) or (os.cpu_count() or 1)
+    wanted = int(os.environ.get("KZOO_RNN_SHARDS", 0)) or usable_cpus()
     if tf.config.list_logical_devices("GPU"):
         wanted = 1
     batch = x.shape[0]
@@ -276,8 +298,9 @@ def batch_shards(x):
     total = tf.shape(x)[0]
     if wanted == 1:
         return [total]
-    share = total // wanted
-    return [share] * (wanted - 1) + [total - share * (wanted - 1)]
+    active = tf.clip_by_value(total // MIN_SHARD_ROWS, 1, wanted)
+    share, extra = total // active, total % active
+    return [tf.where(i < active, share + tf.cast(i < extra, total.dtype), 0) for i in range(wanted)]
 
 
 def shard_projections(x, kernel, n, reverse=False):

@@ -106,4 +106,10 @@ def spectral_radius(matrix_or_cell):
             f"matrix); received shape {m.shape}. For a gated cell pass one gate's block, "
             "e.g. cell.recurrent_kernel[:, :units]."
         )
+    if not np.all(np.isfinite(m)):
+        raise ValueError(
+            f"the recurrent matrix holds {int(m.size - np.count_nonzero(np.isfinite(m)))} NaN or Inf values, so it "
+            "has no spectral radius: training diverged (lower the learning rate, clip the gradients, or bound the "
+            "recurrence with spectral_radius=)."
+        )
     return float(np.max(np.abs(np.linalg.eigvals(m)))) if m.size else 0.0
