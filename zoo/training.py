@@ -110,6 +110,7 @@ def fit_resumable(model, out_dir, out, strategy, epochs: int, make_data: Callabl
     if initial_epoch < epochs:
         data, steps = make_data(initial_epoch)
         every = [*standard_callbacks(out, strategy, checkpoint, epochs, steps, stage, verbose), timer, *callbacks]
-        history = model.fit(data, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
+        # shuffle=False: the order is the dataset's own (a tf.data dataset is never shuffled by fit).
+        history = model.fit(data, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=steps, shuffle=False,
                             validation_data=validation_data, callbacks=every, verbose=verbose)
     return FitResult(checkpoint, initial_epoch, timer.seconds, history)
