@@ -283,7 +283,8 @@ def test_inputs_must_lie_in_unit_interval(digits_binary):
     thresholded.fit(digits_binary * 16, epochs=1, verbose=0)
 
 
-@pytest.mark.parametrize("kwargs, match", [({"n_hidden": 0}, "n_hidden"), ({"k": 1.5}, "`k` must be a positive integer"),
+@pytest.mark.parametrize("kwargs, match", [({"n_hidden": 0}, "n_hidden"),
+                                           ({"k": 1.5}, "`k` must be a positive integer"),
                                            ({"momentum": 1.0}, "momentum"), ({"learning_rate": -1}, "learning"),
                                            ({"weight_decay": -1e-3}, "weight_decay")])
 def test_constructor_validation(kwargs, match):
