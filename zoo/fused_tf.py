@@ -29,6 +29,7 @@ per-operation cost inside a loop is of the order of a small step's matmul.
 """
 
 import os
+from pathlib import Path
 
 import tensorflow as tf
 
@@ -273,7 +274,7 @@ def usable_cpus() -> int:
     except (AttributeError, OSError):  # not Linux: no affinity to read
         count = os.cpu_count() or 1
     try:
-        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()[:2]
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
     except (OSError, ValueError):
         return max(1, count)
     if quota != "max" and int(period) > 0:
