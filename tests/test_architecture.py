@@ -23,10 +23,9 @@ ZOO_LAYERS = {
         "zoo.keras_private", "zoo.distribution", "zoo.hashing", "zoo.cache", "zoo.extras", "zoo.validation",
         "zoo.data"),
     1: ("zoo.checkpoint", "zoo.callbacks", "zoo.training", "zoo.presets"),
-    2: ("zoo.cells", "zoo.params", "zoo.fused_tf", "zoo.layers", "zoo.backprop", "zoo.gradients", "zoo.text",
-        "zoo.benchmark"),
+    2: ("zoo.cells", "zoo.params", "zoo.fused_tf", "zoo.layers", "zoo.backprop", "zoo.gradients", "zoo.text"),
     3: ("zoo.cli", "zoo.cli_args", "zoo.gradients_commands", "zoo.presets_commands", "zoo.text.commands",
-        "zoo.presets.build", "zoo.family", "zoo.runtime", "zoo.testing", "zoo"),
+        "zoo.presets.build", "zoo.family", "zoo.runtime", "zoo.testing", "zoo.benchmark", "zoo"),
 }
 
 

@@ -1,11 +1,14 @@
-"""Tests of the benchmark harness itself, with Keras layers standing in for kzoo's where that isolates it."""
+"""Tests of the RNN benchmark harness (bench/rnn.py, outside the package), with Keras layers standing in for kzoo's
+where that isolates it, and of the deprecated ways to reach it (``kzoo bench rnn``, ``zoo.benchmark``)."""
 
 from types import SimpleNamespace
 
 import keras
 import pytest
 
-from zoo import benchmark
+from zoo.cli import load_bench_script
+
+benchmark = load_bench_script("rnn")
 
 KERAS_AS_KZOO = SimpleNamespace(LSTM=keras.layers.LSTM, GRU=keras.layers.GRU, ElmanRNN=keras.layers.SimpleRNN)
 TINY = dict(batch=3, steps=4, features=2, units=5, repeats=1, warmup=1, matmul_size=32, log=None)
@@ -88,3 +91,22 @@ def test_t2i_benchmark_measures_the_default_training_step():
     row = bench_t2i.measure(16, batch_size=4, steps=1, ngf=4, ndf=4, warmup=1)
     assert row["image_size"] == 16 and row["step_ms"] > 0 and row["images_per_second"] > 0 and row["ids_step_ms"] > 0
     assert row["generate_64_s"] > 0 and row["params"] > 0
+
+
+def test_deprecated_module_warns_and_reexports():
+    import importlib
+    import sys
+
+    sys.modules.pop("zoo.benchmark", None)
+    with pytest.warns(DeprecationWarning, match="bench/rnn.py"):
+        deprecated = importlib.import_module("zoo.benchmark")
+    assert deprecated.run_rnn_benchmark is benchmark.run_rnn_benchmark
+    assert deprecated.LAYERS == benchmark.LAYERS
+
+
+def test_missing_checkout_names_the_fix(monkeypatch, tmp_path):
+    from zoo import cli
+
+    monkeypatch.setattr(cli, "BENCH_DIR", tmp_path)
+    with pytest.raises(FileNotFoundError, match="source checkout.*python bench/rnn.py"):
+        cli.load_bench_script("rnn")

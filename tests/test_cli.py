@@ -36,7 +36,9 @@ def test_help_does_not_import_tensorflow():
 def test_bench_rnn_tiny(capsys, tmp_path):
     report = tmp_path / "bench.json"
     assert main(TINY_BENCH + ["--matmul-size", "64", "--seed", "3", "--json", str(report)]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "kzoo bench rnn is deprecated" in captured.err and "python bench/rnn.py" in captured.err
+    out = captured.out
     assert "| cell" in out and "train ms" in out and "forward GFLOP/s" in out
     assert "keras.layers.LSTM" in out and "zoo.LSTM" in out
     assert "matmul roofline" in out

@@ -6,16 +6,15 @@ Handlers import their implementation lazily, so ``kzoo --help`` and ``kzoo --ver
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
+from pathlib import Path
 
-from zoo.cli_args import add_seed, choice_list, non_negative_int, positive_int
 from zoo.extras import MissingExtraError
 from zoo.families import command_registrars
 from zoo.validation import NAME_ONLY, ArgumentError
 from zoo.version import __version__
-
-CELL_KINDS = ("lstm", "gru", "elman")  # the keys of zoo.benchmark.LAYERS (not imported: it would be slow)
 
 # Errors that describe bad input (arguments, files, data): reported in one line, exit status 1.
 # KZOO_DEBUG=1 re-raises them with the traceback.
@@ -23,20 +22,37 @@ USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryEr
                MissingExtraError)
 
 
-def _bench_rnn(args: argparse.Namespace) -> int:
-    """Handler of ``kzoo bench rnn``: run :func:`zoo.benchmark.run_rnn_benchmark` and print the table."""
-    from zoo import benchmark
+BENCH_DIR = Path(__file__).resolve().parents[1] / "bench"
 
-    rows = benchmark.run_rnn_benchmark(
-        batch=args.batch, steps=args.steps, features=args.features, units=args.units, cells=args.cells,
-        repeats=args.repeats, warmup=args.warmup, seed=args.seed, matmul_size=args.matmul_size,
-        block=args.block, rewarm=args.rewarm,
-    )
-    print(benchmark.format_table(rows))
-    if args.json:
-        benchmark.write_json(rows, args.json)
-        print(f"wrote {args.json}")
-    return 0
+
+def load_bench_script(name: str):
+    """The module of ``bench/<name>.py`` in kzoo's source checkout: the benchmarks live outside the package.
+
+    Raises FileNotFoundError when this installation has no checkout beside it (a wheel install).
+    """
+    path = BENCH_DIR / f"{name}.py"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found: the benchmarks live in the bench/ folder of a kzoo source checkout, not in the "
+            f"installed package; clone the repository and run python bench/{name}.py there")
+    module_name = f"kzoo_bench_{name}"
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]
+
+
+def _bench_rnn(argv: list[str]) -> int:
+    """``kzoo bench rnn ARGS``, deprecated: runs ``python bench/rnn.py ARGS`` from the source checkout."""
+    print("kzoo bench rnn is deprecated and will be removed: run python bench/rnn.py (same flags) from a kzoo "
+          "checkout", file=sys.stderr)
+    try:
+        return load_bench_script("rnn").main(argv)
+    except FileNotFoundError as error:
+        print(f"kzoo bench: error: {error}", file=sys.stderr)
+        return 1
 
 
 # Library arguments whose flag is not --<name with dashes>.
@@ -57,28 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="benchmarks", description="Benchmarks.")
     benchmarks = bench.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True)
-    rnn = benchmarks.add_parser(
-        "rnn", help="time kzoo's fused RNN layers against Keras's",
-        description="Time kzoo's fused LSTM/GRU/Elman layers against keras.layers.LSTM/GRU/SimpleRNN "
-                    "(training step and forward pass), with a float32 matmul as the roofline.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    rnn.add_argument("--batch", type=positive_int, default=64, help="batch size B")
-    rnn.add_argument("--steps", type=positive_int, default=100, help="sequence length T")
-    rnn.add_argument("--features", type=positive_int, default=64, help="input features D")
-    rnn.add_argument("--units", type=positive_int, default=256, help="hidden units H")
-    rnn.add_argument("--repeats", type=positive_int, default=10, help="timed calls (the median is reported)")
-    rnn.add_argument("--warmup", type=non_negative_int, default=3, help="untimed calls before timing")
-    rnn.add_argument("--block", type=positive_int, default=5,
-                     help="timed calls per turn (Keras and kzoo take turns; 1 alternates call by call)")
-    rnn.add_argument("--rewarm", type=non_negative_int, default=1,
-                     help="untimed calls at the start of each turn, so a timed call follows one of its own model")
-    rnn.add_argument("--cells", type=choice_list(CELL_KINDS), default=",".join(CELL_KINDS),
-                     help="comma-separated cell kinds")
-    rnn.add_argument("--matmul-size", type=positive_int, default=2048, help="size N of the N x N roofline matmul")
-    rnn.add_argument("--json", metavar="PATH", help="also write the rows and environment to this JSON file")
-    add_seed(rnn)
-    rnn.set_defaults(handler=_bench_rnn)
+    # Deprecated: main() forwards ``kzoo bench rnn ARGS`` to bench/rnn.py before parsing; this entry is its help.
+    benchmarks.add_parser("rnn", add_help=False, help="deprecated: python bench/rnn.py --help (same flags)")
 
     train = commands.add_parser("train", help="train a model", description="Train a model and write it to --out.")
     trainers = train.add_subparsers(dest="model", metavar="MODEL", required=True)
@@ -93,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``kzoo`` with ``argv`` (default ``sys.argv[1:]``); return the exit status (2 for bad arguments)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:2] == ["bench", "rnn"]:
+        return _bench_rnn(argv[2:])
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
