@@ -88,12 +88,9 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     return array.astype(dtype.newbyteorder("="), copy=True)
 
 
-def load_idx_dataset(directory: str | os.PathLike, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
-    """Images ``uint8 [n, 28, 28]`` and labels ``uint8 [n]`` of ``split`` from the four standard MNIST files.
-
-    ``directory`` holds ``train-images-idx3-ubyte.gz``, ``train-labels-idx1-ubyte.gz``,
-    ``t10k-images-idx3-ubyte.gz`` and ``t10k-labels-idx1-ubyte.gz`` (MNIST or Fashion-MNIST).
-    """
+def check_idx_files(directory: str | os.PathLike, split: str = "train") -> list[Path]:
+    """The paths of ``split``'s image and label files in ``directory``; FileNotFoundError naming a missing one
+    and where to get it."""
     if split not in SPLIT_FILES:
         raise ValueError(f"split must be one of {', '.join(SPLIT_FILES)}, got {split!r}")
     directory = Path(directory).expanduser()
@@ -107,6 +104,16 @@ def load_idx_dataset(directory: str | os.PathLike, split: str = "train") -> tupl
                 f"IDX file {path} not found; download {path.name} from http://yann.lecun.com/exdb/mnist/ "
                 f"(MNIST) or https://github.com/zalandoresearch/fashion-mnist (Fashion-MNIST) into {directory}, "
                 f"or use the shared copies in ../shared/data/<name>")
+    return paths
+
+
+def load_idx_dataset(directory: str | os.PathLike, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """Images ``uint8 [n, 28, 28]`` and labels ``uint8 [n]`` of ``split`` from the four standard MNIST files.
+
+    ``directory`` holds ``train-images-idx3-ubyte.gz``, ``train-labels-idx1-ubyte.gz``,
+    ``t10k-images-idx3-ubyte.gz`` and ``t10k-labels-idx1-ubyte.gz`` (MNIST or Fashion-MNIST).
+    """
+    paths = check_idx_files(directory, split)
     images, labels = (read_idx(path) for path in paths)
     if images.ndim != 3 or images.dtype != np.uint8:
         raise ValueError(f"IDX file {paths[0]} should hold uint8 images [n, rows, cols], "
@@ -122,15 +129,18 @@ def load_mnist_like(name: str, data_dir: str | os.PathLike | None = None,
                     split: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """MNIST or Fashion-MNIST ``split`` as (images uint8 [n, 28, 28], labels uint8 [n]).
 
-    With ``data_dir`` the IDX files in that folder are read (:func:`load_idx_dataset`); without it the
-    TensorFlow Datasets copy ``tfds.load(name, split=split)`` is used, which downloads on first use.
+    With ``data_dir`` the IDX files in that folder are read through their TensorFlow Datasets builder
+    (:func:`zoo.data.tfds_idx.load_prepared`: prepared once into kzoo's cache, then read from its shards); without
+    it TensorFlow Datasets' own ``tfds.load(name, split=split)`` is used, which downloads on first use.
     """
     if name not in TFDS_NAMES:
         raise ValueError(f"name must be one of {', '.join(TFDS_NAMES)}, got {name!r}")
     if split not in SPLIT_FILES:
         raise ValueError(f"split must be one of {', '.join(SPLIT_FILES)}, got {split!r}")
     if data_dir is not None:
-        return load_idx_dataset(data_dir, split)
+        from zoo.data.tfds_idx import load_prepared
+
+        return load_prepared(name, data_dir, split)
     import tensorflow_datasets as tfds
 
     dataset = tfds.load(name, split=split, as_supervised=True, batch_size=-1)
