@@ -493,7 +493,7 @@ def test_bad_arguments():
         gd.make_dataset("cifar")
     with pytest.raises(ValueError, match="split must be one of train, test"):
         gd.load_examples("shapes", "validation")
-    with pytest.raises(ValueError, match="limit must be an integer >= 1"):
+    with pytest.raises(ValueError, match="`limit` must be a positive integer"):
         gd.load_examples("shapes", limit=0)
     with pytest.raises(ValueError, match="flowers102 needs data_dir"):
         gd.load_examples("flowers102")

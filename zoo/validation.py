@@ -7,8 +7,11 @@ from __future__ import annotations
 import numbers
 
 
-def check_int(value, name: str, minimum: int = 1) -> int:
-    """``value`` as an int, or ValueError when it is not an integer (booleans are not) of at least ``minimum``."""
+def check_int(value, name: str, minimum: int = 1, allow_none: bool = False) -> int | None:
+    """``value`` as an int, or ValueError when it is not an integer (booleans are not) of at least ``minimum``;
+    ``None`` passes through when ``allow_none``."""
+    if value is None and allow_none:
+        return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         kind = {1: "a positive integer", 0: "a non-negative integer"}.get(minimum, f"an integer >= {minimum}")
         raise ValueError(f"`{name}` must be {kind}; received {name}={value!r}.")

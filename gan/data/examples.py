@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from zoo.validation import check_int
 
 SPLITS = ("train", "test")
 
@@ -61,14 +62,5 @@ def check_split(split) -> str:
     return split
 
 
-def check_int(name: str, value, minimum: int = 0, allow_none: bool = False):
-    """``value`` as an int >= ``minimum`` (``None`` passes when allowed); a ValueError naming ``name`` otherwise."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def check_image_size(image_size) -> int:
-    return check_int("image_size", image_size, minimum=16)
+    return check_int(image_size, "image_size", minimum=16)

@@ -30,9 +30,10 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from gan.data.captions import FLOWER_NAMES, class_caption_lists, pick_captions
-from gan.data.examples import Examples, check_image_size, check_int, check_split
+from gan.data.examples import Examples, check_image_size, check_split
 from zoo.cache import ENV_VAR as CACHE_ENV
 from zoo.cache import cache_dir as zoo_cache_dir
+from zoo.validation import check_int
 
 URL = "https://www.robots.ox.ac.uk/~vgg/data/flowers/102/"
 REQUIRED_FILES = ("102flowers.tgz", "imagelabels.mat", "setid.mat")
@@ -298,8 +299,8 @@ def load_flowers102(data_dir, split: str = "train", image_size: int = 64, captio
     directory = check_data_dir(data_dir)
     check_split(split)
     image_size = check_image_size(image_size)
-    limit = check_int("limit", limit, minimum=1, allow_none=True)
-    seed = check_int("seed", seed)
+    limit = check_int(limit, "limit", minimum=1, allow_none=True)
+    seed = check_int(seed, "seed", minimum=0)
     captions_key = None if captions_dir is None else str(Path(captions_dir).expanduser().resolve())
     stamp = tuple((path.stat().st_size, path.stat().st_mtime_ns) for path in sorted(directory.glob("*.*")))
     cached = _load(str(directory.resolve()), stamp, split, image_size, captions_key, limit, seed,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gan.data.examples import Examples, check_image_size, check_int, check_split
+from gan.data.examples import Examples, check_image_size, check_split
+from zoo.validation import check_int
 
 DATASETS = ("shapes", "mnist", "fashion_mnist", "flowers102")
 
@@ -32,8 +33,8 @@ def load_raw(name, split="train", image_size=64, seed=0, data_dir=None, captions
     check_name(name)
     check_split(split)
     image_size = check_image_size(image_size)
-    seed = check_int("seed", seed)
-    limit = check_int("limit", limit, minimum=1, allow_none=True)
+    seed = check_int(seed, "seed", minimum=0)
+    limit = check_int(limit, "limit", minimum=1, allow_none=True)
     if name != "flowers102" and captions_dir is not None:
         raise ValueError(f"captions_dir is only used by flowers102, not {name}; drop it")
     if name == "shapes":

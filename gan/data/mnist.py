@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from gan.data.captions import CLASS_NAMES, class_caption_lists, pick_captions
-from gan.data.examples import Examples, check_int, check_split
+from gan.data.examples import Examples, check_split
+from zoo.validation import check_int
 
 NAMES = ("mnist", "fashion_mnist")
 
@@ -23,8 +24,8 @@ def load_mnist_like(name: str, split: str = "train", data_dir=None, limit: int |
     if name not in NAMES:
         raise ValueError(f"name must be one of {', '.join(NAMES)}, got {name!r}")
     check_split(split)
-    limit = check_int("limit", limit, minimum=1, allow_none=True)
-    seed = check_int("seed", seed)
+    limit = check_int(limit, "limit", minimum=1, allow_none=True)
+    seed = check_int(seed, "seed", minimum=0)
     images, labels = read(name, data_dir, split)
     ids = np.arange(len(images))
     if limit is not None and limit < len(images):

@@ -8,8 +8,8 @@ ops keyed by ``tf.data.Dataset.random(seed)``, so a pipeline is reproducible for
 
 from __future__ import annotations
 
-from gan.data.examples import check_int
 from gan.data.loaders import load_raw
+from zoo.validation import check_int
 
 
 def make_dataset(name: str, split: str = "train", batch_size: int = 64, image_size: int = 64, seed: int = 0,
@@ -35,7 +35,7 @@ def make_dataset(name: str, split: str = "train", batch_size: int = 64, image_si
     """
     import tensorflow as tf
 
-    batch_size = check_int("batch_size", batch_size, minimum=1)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
     augment = split == "train" if augment is None else bool(augment)
     resample_captions = split == "train" if resample_captions is None else bool(resample_captions)
     raw = examples if examples is not None else load_raw(name, split, image_size, seed, data_dir, captions_dir,

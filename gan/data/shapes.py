@@ -22,7 +22,8 @@ import re
 
 import numpy as np
 
-from gan.data.examples import Examples, check_image_size, check_int, check_split
+from gan.data.examples import Examples, check_image_size, check_split
+from zoo.validation import check_int
 
 SHAPES = ("circle", "square", "triangle", "star")
 
@@ -302,9 +303,9 @@ def shapes_examples(n: int | None = None, split: str = "train", image_size: int 
     if split == "heldout":
         split = "test"
     check_split(split)
-    n = DEFAULT_SIZES[split] if n is None else check_int("n", n, minimum=1)
+    n = DEFAULT_SIZES[split] if n is None else check_int(n, "n", minimum=1)
     image_size = check_image_size(image_size)
-    seed = check_int("seed", seed)
+    seed = check_int(seed, "seed", minimum=0)
     cached = _generate(n, split, image_size, seed)
     return Examples(images=cached.images, captions=list(cached.captions), labels=dict(cached.labels),
                     class_names=None, caption_groups=cached.caption_groups, caption_group=cached.caption_group,

@@ -97,6 +97,9 @@ def prepared_builder(name: str, data_dir: str | os.PathLike, split: str = "train
 
 def _prepared_builder(name: str, data_dir: str | os.PathLike, key: str) -> IdxMnist:
     builder = IdxMnist(config=name, data_dir=str(cache_dir("tfds", key)))
+    if not builder.is_prepared():
+        for split in present_splits(data_dir):  # bad files fail here, with the IDX reader's message
+            load_idx_dataset(data_dir, split)
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(data_dir)))
     return builder
 
