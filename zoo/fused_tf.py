@@ -14,7 +14,7 @@ not TensorFlow's autodiff of the loop but BPTT written by hand (``tf.custom_grad
 Masking follows ``keras.layers.RNN``: at a masked step the states are carried over and the
 output repeats the previous output (or is zero with ``zero_output_for_mask``).
 
-Each ``*Rule`` holds one cell's step: ``forward(zx, states, params) -> (new_states,
+Each ``*Rule`` (a :class:`RecurrenceRule`) holds one cell's step: ``forward(zx, states, params) -> (new_states,
 saved)``; the factors of each step's Jacobian that do not depend on the incoming gradient
 are either saved by ``forward`` (LSTM, GRU: XLA fuses them into the step) or handed to
 the backward loop by ``coefficients(states0, h_seq, saved_seqs, params)``, which
@@ -67,18 +67,26 @@ def _transposed(params):
 _ACTIVATIONS = {"tanh": tf.tanh, "sigmoid": tf.sigmoid, "relu": tf.nn.relu, "linear": tf.identity}
 
 
-class ElmanRule:
+class RecurrenceRule:
+    """The defaults every rule shares (the protocol is in the module docstring); a rule sets ``key``,
+    ``n_states``, ``forward``, ``backward_step`` and ``param_grads``, and overrides the rest where it differs."""
+
+    param_grads_in_xla = False  # oneDNN, outside XLA: faster (see backward_loop)
+    bias_grad_in_xla = True
+    project_shards_together = True  # see shard_projections
+    n_saved = 0
+    separate_recurrent_delta = False
+    coefficients = None  # the forward step saves them
+    backward_params = staticmethod(_transposed)
+
+
+class ElmanRule(RecurrenceRule):
     """h_t = φ(zx_t + h_{t-1}·W); also the linear recurrence with φ = identity.
 
     Backward: δz_t = ∂L/∂h_t ⊙ φ'(a_t), and ∂L/∂h_{t-1} = δz_t·Wᵀ.
     """
 
-    param_grads_in_xla = False  # oneDNN, outside XLA: faster (see backward_loop)
-    bias_grad_in_xla = True
-    project_shards_together = True  # see shard_projections
     n_states = 1
-    n_saved = 0
-    separate_recurrent_delta = False
 
     def __init__(self, activation="tanh"):
         self.key = ("elman", activation)
@@ -94,8 +102,6 @@ class ElmanRule:
         # step the state is the carried one, but its gradient there is zero.
         return (h_seq,)
 
-    backward_params = staticmethod(_transposed)
-
     def backward_step(self, d_new, coeffs, bparams):
         (dh,), (h,), (w_t,) = d_new, coeffs, bparams
         dz = dh * self.dact(h)
@@ -105,7 +111,7 @@ class ElmanRule:
         return (_matmul_previous(states0[0], h_seq, dzx_seq),)
 
 
-class LSTMRule:
+class LSTMRule(RecurrenceRule):
     """z = zx + h·W → (i, f, g, o); c' = f⊙c + i⊙g; h' = o⊙tanh(c').
 
     Backward, with every factor that does not depend on the incoming gradient saved by the
@@ -116,12 +122,8 @@ class LSTMRule:
         ∂L/∂h_{t-1} = δz·Wᵀ,   ∂L/∂c_{t-1} = δc ⊙ f
     """
 
-    param_grads_in_xla = False  # oneDNN, outside XLA: faster (see backward_loop)
-    bias_grad_in_xla = True
-    project_shards_together = True  # see shard_projections
     n_states = 2
     n_saved = 3
-    separate_recurrent_delta = False
 
     def __init__(self, modulation_activation="tanh"):
         self.key = ("lstm", modulation_activation)
@@ -139,10 +141,6 @@ class LSTMRule:
             [g * i * (1.0 - i), c * f * (1.0 - f), i * self.dmod(g), tc * o * (1.0 - o)], axis=1)
         return (o * tc, c_new), (gate_factors, o * (1.0 - tf.square(tc)), f)
 
-    coefficients = None  # the forward step saves them
-
-    backward_params = staticmethod(_transposed)
-
     def backward_step(self, d_new, coeffs, bparams):
         (dh, dc_in), (gate_factors, dtanh, f), (w_t,) = d_new, coeffs, bparams
         dc = dc_in + dh * dtanh
@@ -153,7 +151,7 @@ class LSTMRule:
         return (_matmul_previous(states0[0], h_seq, dzx_seq),)
 
 
-class GRUResetAfterRule:
+class GRUResetAfterRule(RecurrenceRule):
     """rec = h·W + b'; z, r = σ(zx_z + rec_z), σ(zx_r + rec_r); h̃ = tanh(zx_h + r⊙rec_h).
 
     Backward (h' = h̃ + z⊙(h − h̃)): with a_h the candidate's pre-activation,
@@ -162,9 +160,6 @@ class GRUResetAfterRule:
     ∂L/∂h = ∂L/∂h' ⊙ z + δrec·Wᵀ.
     """
 
-    param_grads_in_xla = False  # oneDNN, outside XLA: faster (see backward_loop)
-    bias_grad_in_xla = True
-    project_shards_together = True  # see shard_projections
     n_states = 1
     n_saved = 3
     separate_recurrent_delta = True
@@ -182,10 +177,6 @@ class GRUResetAfterRule:
         # The recurrent product's factors are the input's with c_h⊙r for c_h: saved once.
         return (hh + z * (h - hh),), (tf.concat([c_z, c_r, c_h], 1), c_h * r, z)
 
-    coefficients = None  # the forward step saves them
-
-    backward_params = staticmethod(_transposed)
-
     def backward_step(self, d_new, coeffs, bparams):
         (dh,), (c_input, c_hr, z), (w_t, _) = d_new, coeffs, bparams
         dzx = tf.concat([dh, dh, dh], axis=1) * c_input
@@ -198,16 +189,13 @@ class GRUResetAfterRule:
         return _matmul_seq(prev, drec_seq), tf.reduce_sum(drec_seq, axis=[0, 1])
 
 
-class GRUResetBeforeRule:
+class GRUResetBeforeRule(RecurrenceRule):
     """z, r = σ(zx_{z,r} + h·W_{z,r}); h̃ = tanh(zx_h + (r⊙h)·W_h). params = (W_zr, W_h).
 
     Backward: δa_h as above, ∂L/∂(r⊙h) = δa_h·W_hᵀ, δr = ∂L/∂(r⊙h) ⊙ h r(1−r), and
     ∂L/∂h = ∂L/∂h' ⊙ z + ∂L/∂(r⊙h) ⊙ r + [δz, δr]·W_zrᵀ.
     """
 
-    param_grads_in_xla = False  # oneDNN, outside XLA: faster (see backward_loop)
-    bias_grad_in_xla = True
-    project_shards_together = True  # see shard_projections
     n_states = 1
     n_saved = 5
     separate_recurrent_delta = True
@@ -222,10 +210,6 @@ class GRUResetBeforeRule:
         factors = ((h - hh) * z * (1.0 - z), (1.0 - z) * (1.0 - tf.square(hh)),
                    h * r * (1.0 - r), z, r)
         return (hh + z * (h - hh),), factors
-
-    coefficients = None  # the forward step saves them
-
-    backward_params = staticmethod(_transposed)
 
     def backward_step(self, d_new, coeffs, bparams):
         (dh,), (c_z, c_h, c_r, z, r), (w_zr_t, w_h_t) = d_new, coeffs, bparams
