@@ -42,3 +42,57 @@ def test_every_kind_refuses_to_resume_with_changed_settings(kind, tmp_path):
         train(tmp_path, **{**settings, "learning_rate": 0.5})
     metrics = train(tmp_path, **{**settings, "epochs": 2})  # more epochs resume
     assert metrics["resumed_from_epoch"] == 1
+
+
+def _crash_at_epoch(monkeypatch, epoch):
+    """Make every fit of the training engine raise at the start of ``epoch`` (0-based), after the previous epoch's
+    checkpoint was written: a crash mid-run, as far as the run's files can tell."""
+    import keras
+
+    import zoo.training
+
+    callbacks = zoo.training.training_callbacks
+
+    class Crash(keras.callbacks.Callback):
+        def on_epoch_begin(self, current, logs=None):
+            if current == epoch:
+                raise RuntimeError("simulated crash")
+
+    monkeypatch.setattr(zoo.training, "training_callbacks", lambda *a, **k: [*callbacks(*a, **k), Crash()])
+    return lambda: monkeypatch.setattr(zoo.training, "training_callbacks", callbacks)
+
+
+def _train_autoencoder(out):
+    from autoencoders.training import train_autoencoder
+
+    return train_autoencoder(out, kind="denoising", dataset="digits", hidden=(16,), code_dim=4, epochs=3,
+                             batch_size=32, limit=128, corruption="masking", level=0.3, verbose=0, seed=3)
+
+
+def _train_t2i(out):
+    from gan.train import T2IConfig, train_t2i
+
+    config = T2IConfig(dataset="shapes", image_size=32, ngf=8, ndf=8, batch_size=8, steps_per_epoch=2, epochs=3,
+                       pretrain_steps=5, limit=64, seed=1, deterministic=True)
+    return train_t2i(config, out, verbose=0)
+
+
+@pytest.mark.parametrize("kind, train, model_file", [("autoencoder", _train_autoencoder, "autoencoder.keras"),
+                                                     ("t2i", _train_t2i, "model.keras")])
+def test_a_crashed_run_resumes_to_the_weights_of_an_uninterrupted_one(kind, train, model_file, tmp_path, monkeypatch):
+    import keras
+    import numpy as np
+
+    reference = train(tmp_path / "reference")
+    restore = _crash_at_epoch(monkeypatch, 2)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(tmp_path / "crashed")
+    assert not (tmp_path / "crashed" / "metrics.json").exists()
+    restore()
+    resumed = train(tmp_path / "crashed")
+    assert resumed["resumed_from_epoch"] == 2 and reference["resumed_from_epoch"] == 0
+    weights = [keras.saving.load_model(tmp_path / run / model_file, safe_mode=True).get_weights()
+               for run in ("reference", "crashed")]
+    assert len(weights[0]) == len(weights[1]) > 0
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
