@@ -34,7 +34,7 @@ for name in "${PRESETS[@]}"; do
     t2i-shapes-64)
       preset "$name" "Text-to-image GAN-INT-CLS (char-CNN text encoder + DCGAN generator), 64x64, built-in shapes" \
         "shapes (built in)" -- \
-        kzoo train t2i --dataset shapes --recipe charcnn-ms --image-size 64 --ngf 32 --ndf 32 --epochs 30 --seed 0 \
+        kzoo train t2i --dataset shapes --recipe charcnn-ms --image-size 64 --ngf 32 --ndf 32 --epochs 40 --seed 0 \
         --no-evaluate --out "$RUNS/$name" ;;
     charlm-shakespeare)
       preset "$name" "Character language model, 2 x LSTM(256), tiny-shakespeare" \

@@ -409,9 +409,7 @@ PRESET_TARGETS = [
 ]
 # Targets a bundled preset is known to miss, each with its measurement; strict, so the test fails (and this entry
 # must go) once the preset is rebuilt to meet it.
-KNOWN_SHORTFALLS = {
-    ("t2i-shapes-64", ("attribute_accuracy", "shape")): "shape 0.948 < 0.95 after 3,000 GAN steps (issue 23)",
-}
+KNOWN_SHORTFALLS: dict = {}
 
 
 def _target_cases():
