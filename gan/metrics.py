@@ -155,8 +155,8 @@ def class_classifier(dataset: str, image_size: int, data_dir=None, captions_dir=
     if path.is_file() and accuracy_path.is_file():
         return keras.models.load_model(path, safe_mode=True), json.loads(accuracy_path.read_text())
     keras.utils.set_random_seed(seed)
-    train = load_examples(dataset, "train", image_size, seed, data_dir, captions_dir)
-    test = load_examples(dataset, "test", image_size, seed, data_dir, captions_dir)
+    train = load_examples(dataset, "train", image_size, seed, data_dir, captions_dir, **_class_split(dataset))
+    test = load_examples(dataset, "test", image_size, seed, data_dir, captions_dir, **_class_split(dataset))
     classes = int(max(train.labels["class"].max(), test.labels["class"].max())) + 1
     model = build_classifier(image_size, {"class": classes})
     images, labels = train.images, train.labels["class"]
@@ -187,7 +187,7 @@ def retrieval_embedding(dataset: str, image_size: int, data_dir=None, captions_d
     if path.is_file():
         return keras.models.load_model(path, safe_mode=True)
     keras.utils.set_random_seed(seed)
-    train = load_examples(dataset, "train", image_size, seed, data_dir, captions_dir)
+    train = load_examples(dataset, "train", image_size, seed, data_dir, captions_dir, **_class_split(dataset))
     labels, captions = class_captions(train)
     encoder = CharRNNEncoder(CharVocab(), embedding_dim=32, cell="gru", units=128, output_dim=256,
                              name="text_encoder")
@@ -233,6 +233,12 @@ def r_precision(joint, images, captions, labels, candidates: int = 100, seed: in
     return r_precision_of_embeddings(image, text, labels, candidates, seed)
 
 
+def _class_split(dataset: str) -> dict:
+    """The class-level evaluation needs every class on both sides: for flowers, setid.mat's split (all 102 classes
+    in train and test) with class-name captions, not Reed et al.'s class-disjoint training split."""
+    return {"protocol": "official", "captions": "class"} if dataset == "flowers102" else {}
+
+
 def evaluate_classes(model, dataset: str, data_dir=None, captions_dir=None, seed: int = 0,
                      samples: int = 1000) -> dict:
     """Class accuracy and R-precision of images generated for ``samples`` test captions of a class-labelled
@@ -241,7 +247,8 @@ def evaluate_classes(model, dataset: str, data_dir=None, captions_dir=None, seed
 
     classifier, classifier_accuracy = class_classifier(dataset, model.image_size, data_dir, captions_dir)
     joint = retrieval_embedding(dataset, model.image_size, data_dir, captions_dir)
-    test = load_examples(dataset, "test", model.image_size, seed + 7, data_dir, captions_dir)
+    test = load_examples(dataset, "test", model.image_size, seed + 7, data_dir, captions_dir,
+                         **_class_split(dataset))
     pick = np.random.default_rng(seed).permutation(len(test))[:samples]
     captions = [test.captions[i] for i in pick]
     labels = np.asarray(test.labels["class"])[pick]

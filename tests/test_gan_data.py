@@ -301,8 +301,9 @@ def test_extract_archive_safe_members(tmp_path):
 
 # ------------------------------------------------------------------------------------ flowers (tiny archive)
 
-TINY_LABELS = [1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, 3]  # image k has label TINY_LABELS[k - 1]
-TINY_COLOURS = {1: (220, 30, 30), 2: (30, 200, 30), 3: (40, 60, 230)}
+# Image k has label TINY_LABELS[k - 1]: labels 1 and 2 are Reed et al.'s test classes, 41 a training class.
+TINY_LABELS = [1, 41, 41, 2, 41, 41, 1, 41, 41, 2, 41, 41]
+TINY_COLOURS = {1: (220, 30, 30), 2: (30, 200, 30), 41: (40, 60, 230)}
 TRAIN_IDS, VALID_IDS, TEST_IDS = [1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]
 CORRUPT_ID, GARBAGE_ID = 3, 6
 
@@ -338,6 +339,8 @@ def tiny_flowers(tmp_path):
 
 
 def load_tiny(directory, tmp_path, **kwargs):
+    """The official setid.mat split with class-name captions, unless ``kwargs`` say otherwise."""
+    kwargs = {"protocol": "official", "captions": "class", **kwargs}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         examples = flowers.load_flowers102(directory, cache_dir=tmp_path / "cache", **kwargs)
@@ -384,7 +387,7 @@ def test_flowers_text_c10_captions(tiny_flowers, tmp_path):
     examples, _ = load_tiny(tiny_flowers, tmp_path, split="test", image_size=32, captions_dir=tmp_path / "captions")
     for image_id, text, group in zip(examples.ids, examples.captions, examples.caption_groups):
         assert text.startswith(f"flower {image_id} caption ") and text in group and len(group) == 10
-    (text_dir / "class_00003" / "image_00012.txt").unlink()
+    (text_dir / f"class_{TINY_LABELS[11]:05d}" / "image_00012.txt").unlink()
     flowers._load.cache_clear()
     with pytest.raises(FileNotFoundError, match="image_00012.txt"):
         load_tiny(tiny_flowers, tmp_path, split="test", image_size=32, captions_dir=text_dir)
@@ -393,7 +396,7 @@ def test_flowers_text_c10_captions(tiny_flowers, tmp_path):
 def test_flowers_missing_files_named(tiny_flowers, tmp_path):
     (tiny_flowers / "setid.mat").unlink()
     with pytest.raises(FileNotFoundError, match=r"lacks setid\.mat.*robots\.ox\.ac\.uk/~vgg/data/flowers/102/setid"):
-        flowers.load_flowers102(tiny_flowers, cache_dir=tmp_path / "cache")
+        flowers.load_flowers102(tiny_flowers, cache_dir=tmp_path / "cache", protocol="official")
     with pytest.raises(FileNotFoundError, match=r"102flowers\.tgz, imagelabels\.mat, setid\.mat"):
         gd.load_examples("flowers102", data_dir=tmp_path / "empty_does_not_exist")
     (tmp_path / "empty").mkdir()
@@ -421,10 +424,10 @@ def test_flowers_pipeline_augments(tiny_flowers, tmp_path):
     right = images[:, :, -2:].mean(axis=(1, 2, 3))
     assert (left > right + 0.3).any() and (right > left + 0.3).any()
     labels = np.concatenate([batch["label"].numpy() for batch in first])
-    assert set(labels) <= {0, 1, 2}
-    for batch in first:
-        for text, label in zip(batch["caption"].numpy(), batch["label"].numpy()):
-            assert gcaptions.FLOWER_NAMES[label] in text.decode()
+    assert set(labels) == {40}  # Reed et al.'s split: only label 41 is a training class here
+    for batch in first:  # captions from the pixels: the blue of every training image
+        for text in batch["caption"].numpy():
+            assert "blue" in text.decode(), text
 
 
 # ----------------------------------------------------------------------------------- flowers (shared data)
@@ -434,9 +437,10 @@ def test_flowers_shared_data(shared_data_dir, tmp_path):
     directory = shared_data_dir / "oxford_flowers102"
     if not directory.is_dir():
         pytest.skip(f"{directory} not found")
-    examples = flowers.load_flowers102(directory, "train", 64, limit=24, cache_dir=tmp_path / "cache")
+    examples = flowers.load_flowers102(directory, "train", 64, limit=24, cache_dir=tmp_path / "cache",
+                                       protocol="official", captions="class")
     assert examples.images.shape == (24, 64, 64, 3) and examples.images.std() > 20
-    ids, labels = flowers.split_ids(directory, "train")
+    ids, labels = flowers.split_ids(directory, "train", protocol="official")
     assert len(ids) == 2040 and len(labels) == 8189
     assert set(examples.ids) <= set(ids)
     names = json.loads((directory / "class_names.json").read_text())
@@ -444,8 +448,46 @@ def test_flowers_shared_data(shared_data_dir, tmp_path):
     for text, label, image_id in zip(examples.captions, examples.labels["class"], examples.ids):
         assert label == labels[image_id - 1] - 1
         assert examples.class_names[label] in text
-    test_ids, _ = flowers.split_ids(directory, "test")
+    test_ids, _ = flowers.split_ids(directory, "test", protocol="official")
     assert len(test_ids) == 6149 and not set(test_ids) & set(ids)
+
+
+def test_reed_split_is_the_published_one(shared_data_dir):
+    directory = shared_data_dir / "oxford_flowers102"
+    published = directory / "reed_split.json"
+    if not published.is_file():
+        pytest.skip(f"{published} not found")
+    split = json.loads(published.read_text())
+    assert sorted(flowers.REED_TEST_CLASSES) == sorted(split["test_classes"])
+    assert sorted(flowers.REED_VAL_CLASSES) == sorted(split["val_classes"])
+    assert sorted(flowers.REED_TRAIN_CLASSES) == sorted(split["train_classes"])
+    train, labels = flowers.split_ids(directory, "train")
+    test, _ = flowers.split_ids(directory, "test")
+    assert (len(train), len(test)) == (split["image_counts"]["trainval"], split["image_counts"]["test"]) == (7034, 1155)
+    assert not set(train) & set(test) and len(set(train) | set(test)) == 8189
+    assert set(labels[test - 1]) == set(range(1, 21)) and set(labels[train - 1]) == set(range(21, 103))
+
+
+def test_pixel_captions_on_real_flowers(shared_data_dir, tmp_path):
+    """In-process pixel captions (prepared=False) of a few real images: ten captions each, in the colours that
+    the extractor measures on the same image, with the class name in the templates that name it."""
+    from gan.data.flower_captions import TRAINING_TEMPLATES
+    from gan.data.flower_colours import COLOUR_NAMES, flower_colours
+
+    directory = shared_data_dir / "oxford_flowers102"
+    if not directory.is_dir():
+        pytest.skip(f"{directory} not found")
+    examples = flowers.load_flowers102(directory, "test", 64, limit=6, cache_dir=tmp_path / "cache", prepared=False)
+    assert set(examples.labels) == {"class", "petal", "centre"}
+    for index, group in enumerate(examples.caption_groups):
+        petal, centre = (COLOUR_NAMES[examples.labels[key][index]] for key in ("petal", "centre"))
+        assert (petal, centre) == flower_colours(examples.images[index])
+        name = examples.class_names[examples.labels["class"][index]]
+        assert len(group) == len(TRAINING_TEMPLATES) == 10 and group[0] == (
+            f"this flower has {petal} petals and a {centre} center")
+        assert sum(name in caption for caption in group) >= 4
+        assert examples.captions[index] in group
+        assert examples.labels["class"][index] < 20  # Reed's test classes are labels 1-20
 
 
 # ------------------------------------------------------------------------------------------- pipelines

@@ -237,7 +237,8 @@ def png_bomb(width=20_000, height=20_000):
 def load(directory, tmp_path, **kwargs):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        examples = flowers.load_flowers102(directory, cache_dir=tmp_path / "cache", **kwargs)
+        examples = flowers.load_flowers102(directory, cache_dir=tmp_path / "cache",
+                                           **{"protocol": "official", "captions": "class", **kwargs})
     return examples, [str(w.message) for w in caught]
 
 
@@ -310,7 +311,7 @@ def test_archive_cut_inside_the_gzip_trailer_still_loads(tmp_path, monkeypatch):
     directory = make_flowers(tmp_path / "flowers", {i: good_jpeg() for i in range(1, 9)})
     (directory / "102flowers.tgz").write_bytes(gzip_tar_bytes()[:-4])
     monkeypatch.setenv(flowers.CACHE_ENV, str(tmp_path / "kzoo-cache"))
-    assert len(flowers.load_flowers102(directory, image_size=16)) == 8
+    assert len(flowers.load_flowers102(directory, image_size=16, protocol="official")) == 8
 
 
 def test_corrupt_archive_bytes_are_an_error_or_extract_inside_the_target(tmp_path):
@@ -430,7 +431,8 @@ def test_caption_files_with_invalid_utf8_are_replaced_and_counted(tmp_path):
     from gan.data import make_dataset
     from zoo.text import CharTokenizer
 
-    directory = make_flowers(tmp_path / "flowers", {i: good_jpeg() for i in range(1, 5)})
+    # label 41: a class of Reed et al.'s training split, which make_dataset uses
+    directory = make_flowers(tmp_path / "flowers", {i: good_jpeg() for i in range(1, 5)}, labels=[41] * 4)
     captions = write_captions(tmp_path / "captions", {
         1: b"a pink flower\nwith \xff\xfe broken bytes\n",
         2: "un caf\xe9 fleuri\n".encode("latin-1"),

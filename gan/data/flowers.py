@@ -3,12 +3,15 @@
 A data folder holds ``102flowers.tgz`` (``jpg/image_00001.jpg`` ... ``jpg/image_08189.jpg``), ``imagelabels.mat``
 (``labels``: 1..102 per image) and ``setid.mat`` (``trnid``, ``valid``, ``tstid``: 1-based image numbers), as
 published at https://www.robots.ox.ac.uk/~vgg/data/flowers/102/, and optionally ``class_names.json`` (label as a
-string -> name). The train split is ``trnid`` + ``valid`` (2,040 images), the test split ``tstid`` (6,149).
+string -> name). The images are split by class as Reed et al. (2016) did (:data:`REED_CLASSES`: 7,034 training
+images of 82 classes, 1,155 test images of 20 others), or with ``protocol="official"`` by setid.mat (``trnid`` +
+``valid``, 2,040 images, against ``tstid``, 6,149).
 
 The archive is extracted once, safely, into a cache folder (``cache_dir``, else ``flowers102`` in kzoo's cache,
 :mod:`zoo.cache`); the data folder itself is only read. Captions come from Reed et al.'s
 ``text_c10/class_<5-digit class>/image_<5-digit image>.txt`` files (e.g. ``class_00077/image_00001.txt``) when
-``captions_dir`` is given (https://github.com/reedscot/icml2016), otherwise from the class names.
+``captions_dir`` is given (https://github.com/reedscot/icml2016), otherwise from each image's colours
+(:func:`pixel_captions`) or, with ``captions="class"``, from the class names.
 """
 
 from __future__ import annotations
@@ -38,6 +41,16 @@ from zoo.validation import check_int
 URL = "https://www.robots.ox.ac.uk/~vgg/data/flowers/102/"
 REQUIRED_FILES = ("102flowers.tgz", "imagelabels.mat", "setid.mat")
 SPLIT_KEYS = {"train": ("trnid", "valid"), "test": ("tstid",)}
+#: Reed et al. (2016)'s class-disjoint split (labels as in imagelabels.mat, 1..102), as used by GAN-INT-CLS and
+#: StackGAN: the test classes are labels 1-20 (1,155 images), the validation classes 21-40, the training classes
+#: 41-102; kzoo trains on train + validation (82 classes, 7,034 images). Reconstructed from the published image
+#: counts (see reed_split.json in the shared data folder); tests/test_gan_data.py checks the two agree.
+REED_TEST_CLASSES = tuple(range(1, 21))
+REED_VAL_CLASSES = tuple(range(21, 41))
+REED_TRAIN_CLASSES = tuple(range(41, 103))
+REED_CLASSES = {"train": REED_VAL_CLASSES + REED_TRAIN_CLASSES, "test": REED_TEST_CLASSES}
+#: How the images are split: ``reed2016`` by class (above), ``official`` by setid.mat (trnid + valid / tstid).
+PROTOCOLS = ("reed2016", "official")
 REED_CAPTIONS_URL = "https://github.com/reedscot/icml2016 (cvpr2016_flowers.tar.gz, folder text_c10)"
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -183,11 +196,18 @@ def _mat_vector(contents: dict, key: str, path: Path) -> np.ndarray:
     return values.astype(np.int64)
 
 
-def split_ids(data_dir, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """(sorted 1-based image numbers of ``split``, all labels 1..102 indexed by image number - 1)."""
+def split_ids(data_dir, split: str, protocol: str = "reed2016") -> tuple[np.ndarray, np.ndarray]:
+    """(sorted 1-based image numbers of ``split``, all labels 1..102 indexed by image number - 1).
+
+    ``protocol="reed2016"``: every image of the split's classes (:data:`REED_CLASSES`); ``"official"``: the image
+    numbers of setid.mat (``trnid`` + ``valid`` for train, ``tstid`` for test)."""
     directory = check_data_dir(data_dir)
     check_split(split)
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
     labels = _mat_vector(_loadmat(directory / "imagelabels.mat"), "labels", directory / "imagelabels.mat")
+    if protocol == "reed2016":
+        return np.flatnonzero(np.isin(labels, REED_CLASSES[split])).astype(np.int64) + 1, labels
     setid = _loadmat(directory / "setid.mat")
     ids = np.sort(np.concatenate([_mat_vector(setid, key, directory / "setid.mat") for key in SPLIT_KEYS[split]]))
     if len(ids) and (ids.min() < 1 or ids.max() > len(labels)):
@@ -287,9 +307,25 @@ def _decode_or_none(path: Path, size: int):
         return None
 
 
+CAPTION_SOURCES = ("pixels", "class")
+#: The image sizes of the prepared TFDS dataset (gan.data.tfds_flowers); other sizes decode the archive each run.
+PREPARED_IMAGE_SIZES = (32, 38, 64, 76)  # 38 and 76: the load sizes of augmented 32 and 64 (crop)
+
+
 def load_flowers102(data_dir, split: str = "train", image_size: int = 64, captions_dir=None,
-                    limit: int | None = None, seed: int = 0, cache_dir=None) -> Examples:
+                    limit: int | None = None, seed: int = 0, cache_dir=None, protocol: str = "reed2016",
+                    captions: str = "pixels", prepared: bool = True) -> Examples:
     """The images of ``split`` as :class:`Examples` (labels ``class`` 0..101, ``class_names`` the 102 names).
+
+    ``protocol``: ``"reed2016"`` (default) splits by class as Reed et al. did (:data:`REED_CLASSES`: train is all
+    7,034 images of the 82 train+val classes, test the 1,155 of the 20 test classes); ``"official"`` by setid.mat.
+    Captions: Reed et al.'s ``text_c10`` files when ``captions_dir`` is given; otherwise ``captions="pixels"``, ten
+    captions per image from its class name and the petal and centre colours measured in it
+    (:mod:`gan.data.flower_colours`, :mod:`gan.data.flower_captions`; labels ``petal`` and ``centre`` hold the
+    colours' indices in ``COLOUR_NAMES``), or ``"class"``, captions from the class name alone. With pixel captions
+    and ``prepared`` (the default), the images, colours and captions are read from the ``captioned_flowers102``
+    TFDS builder (:mod:`gan.data.tfds_flowers`), prepared once into kzoo's cache, instead of decoding the archive
+    and measuring every image on each run.
 
     ``limit`` keeps a seeded random subset of that many images (all when ``None``). Images that cannot be
     decoded (truncated, corrupt, not an image, more than 8 bits per channel: see :func:`decode_image`) are
@@ -301,22 +337,38 @@ def load_flowers102(data_dir, split: str = "train", image_size: int = 64, captio
     image_size = check_image_size(image_size)
     limit = check_int(limit, "limit", minimum=1, allow_none=True)
     seed = check_int(seed, "seed", minimum=0)
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    if captions not in CAPTION_SOURCES:
+        raise ValueError(f"captions must be one of {', '.join(CAPTION_SOURCES)}, got {captions!r}")
+    if (captions_dir is None and captions == "pixels" and prepared and protocol == "reed2016"
+            and image_size in PREPARED_IMAGE_SIZES):
+        from gan.data.tfds_flowers import load_prepared
+
+        return load_prepared(directory, split, image_size, limit, seed, cache_dir)
     captions_key = None if captions_dir is None else str(Path(captions_dir).expanduser().resolve())
     stamp = tuple((path.stat().st_size, path.stat().st_mtime_ns) for path in sorted(directory.glob("*.*")))
     cached = _load(str(directory.resolve()), stamp, split, image_size, captions_key, limit, seed,
-                   str(cache_root(cache_dir).resolve()))
+                   str(cache_root(cache_dir).resolve()), protocol, captions)
     return Examples(images=cached.images, captions=list(cached.captions), labels=dict(cached.labels),
                     class_names=list(cached.class_names), caption_groups=cached.caption_groups,
                     caption_group=cached.caption_group, ids=cached.ids)
 
 
+def subset_ids(ids: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
+    """The seeded random subset of ``limit`` image numbers that ``limit`` keeps (sorted; all when ``None``)."""
+    if limit is not None and limit < len(ids):
+        return np.sort(np.random.default_rng([seed, 31337]).choice(ids, size=limit, replace=False))
+    return ids
+
+
 @functools.lru_cache(maxsize=4)
-def _load(directory, stamp, split, image_size, captions_dir, limit, seed, cache_dir) -> Examples:
+def _load(directory, stamp, split, image_size, captions_dir, limit, seed, cache_dir, protocol="reed2016",
+          captions="pixels") -> Examples:
     """The uncached loader; ``stamp`` (sizes and times of the data files) only keys the cache."""
     directory = Path(directory)
-    ids, all_labels = split_ids(directory, split)
-    if limit is not None and limit < len(ids):
-        ids = np.sort(np.random.default_rng([seed, 31337]).choice(ids, size=limit, replace=False))
+    ids, all_labels = split_ids(directory, split, protocol)
+    ids = subset_ids(ids, limit, seed)
     names = class_names(directory)
     texts = text_captions(captions_dir, ids) if captions_dir is not None else None
     images_dir = cached_extraction(directory / "102flowers.tgz", cache_dir) / "jpg"
@@ -342,14 +394,36 @@ def _load(directory, stamp, split, image_size, captions_dir, limit, seed, cache_
     labels = (all_labels[ids - 1] - 1).astype(np.int32)
     if labels.min() < 0 or labels.max() >= len(names):
         raise ValueError(f"imagelabels.mat in {directory} has labels outside 1..{len(names)}")
+    label_arrays = {"class": labels}
     if texts is not None:
         groups = [texts[i] for i in keep]
+        group_of_example = np.arange(len(ids), dtype=np.int32)
+    elif captions == "pixels":
+        groups, label_arrays["petal"], label_arrays["centre"] = pixel_captions(
+            images, [names[label] for label in labels])
         group_of_example = np.arange(len(ids), dtype=np.int32)
     else:
         groups = class_caption_lists("flowers102", seed=seed, class_names=names)
         group_of_example = labels
-    captions = pick_captions(groups, group_of_example, seed)
+    for array in label_arrays.values():
+        array.flags.writeable = False
     images.flags.writeable = False
-    labels.flags.writeable = False
-    return Examples(images=images, captions=captions, labels={"class": labels}, class_names=names,
-                    caption_groups=groups, caption_group=group_of_example, ids=ids)
+    return Examples(images=images, captions=pick_captions(groups, group_of_example, seed), labels=label_arrays,
+                    class_names=names, caption_groups=groups, caption_group=group_of_example, ids=ids)
+
+
+def pixel_captions(images, names, templates=None) -> tuple[list[list[str]], np.ndarray, np.ndarray]:
+    """(captions per image, petal colour indices, centre colour indices) of flower ``images`` of class ``names``,
+    the colours measured by :func:`gan.data.flower_colours.flower_colours` (in a thread pool) and the captions
+    phrased by :data:`gan.data.flower_captions.TRAINING_TEMPLATES` (or ``templates``)."""
+    from gan.data.flower_captions import TRAINING_TEMPLATES, flower_captions
+    from gan.data.flower_colours import COLOUR_NAMES, flower_colours
+
+    workers = min(8, os.cpu_count() or 1)
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        colours = list(pool.map(flower_colours, images))
+    groups = [flower_captions(name, petal, centre, templates or TRAINING_TEMPLATES)
+              for name, (petal, centre) in zip(names, colours)]
+    petal = np.array([COLOUR_NAMES.index(p) for p, _ in colours], np.int32)
+    centre = np.array([COLOUR_NAMES.index(c) for _, c in colours], np.int32)
+    return groups, petal, centre

@@ -27,9 +27,10 @@ def load_size(name: str, image_size: int, augment: bool) -> int:
 
 
 def load_raw(name, split="train", image_size=64, seed=0, data_dir=None, captions_dir=None, limit=None,
-             augment=False, cache_dir=None) -> Examples:
+             augment=False, cache_dir=None, **flowers_options) -> Examples:
     """Examples in the dataset's own storage form: shapes at ``image_size``, flowers at :func:`load_size`,
-    MNIST-like grey at 28x28 (the ``tf.data`` pipeline resizes on the fly rather than hold large copies)."""
+    MNIST-like grey at 28x28 (the ``tf.data`` pipeline resizes on the fly rather than hold large copies).
+    ``flowers_options`` (``protocol``, ``captions``) go to :func:`gan.data.flowers.load_flowers102`."""
     check_name(name)
     check_split(split)
     image_size = check_image_size(image_size)
@@ -37,6 +38,8 @@ def load_raw(name, split="train", image_size=64, seed=0, data_dir=None, captions
     limit = check_int(limit, "limit", minimum=1, allow_none=True)
     if name != "flowers102" and captions_dir is not None:
         raise ValueError(f"captions_dir is only used by flowers102, not {name}; drop it")
+    if name != "flowers102" and flowers_options:
+        raise ValueError(f"{', '.join(flowers_options)} only apply to flowers102, not {name}; drop them")
     if name == "shapes":
         from gan.data.shapes import shapes_examples
 
@@ -47,7 +50,7 @@ def load_raw(name, split="train", image_size=64, seed=0, data_dir=None, captions
         from gan.data.flowers import load_flowers102
 
         return load_flowers102(data_dir, split, load_size(name, image_size, augment), captions_dir=captions_dir,
-                               limit=limit, seed=seed, cache_dir=cache_dir)
+                               limit=limit, seed=seed, cache_dir=cache_dir, **flowers_options)
     from gan.data.mnist import load_mnist_like
 
     return load_mnist_like(name, split, data_dir, limit=limit, seed=seed)
@@ -81,20 +84,22 @@ def to_rgb(images: np.ndarray, image_size: int, chunk: int = 4096) -> np.ndarray
 
 
 def load_examples(name: str, split: str = "train", image_size: int = 64, seed: int = 0, data_dir=None,
-                  captions_dir=None, limit: int | None = None, cache_dir=None) -> Examples:
+                  captions_dir=None, limit: int | None = None, cache_dir=None, **flowers_options) -> Examples:
     """``split`` of dataset ``name`` as :class:`Examples` with uint8 RGB images ``[n, image_size, image_size, 3]``.
 
     - ``shapes``: generated; ``test`` is the held-out (shape, colour) combinations; 20,000 / 2,000 images unless
       ``limit`` says otherwise; deterministic by ``seed``.
     - ``mnist`` / ``fashion_mnist``: IDX files in ``data_dir`` (TensorFlow Datasets when ``None``), upsampled and
       grey -> RGB, captioned from class names.
-    - ``flowers102``: the official files in ``data_dir`` (train = trnid + valid, test = tstid), captioned from
-      Reed et al.'s text_c10 ``captions_dir`` or from class names; extracted into ``cache_dir``
-      (see :func:`gan.data.flowers.cache_root`).
+    - ``flowers102``: the official files in ``data_dir``, split by class as Reed et al. did (train: 82 classes,
+      test: the other 20), captioned from Reed et al.'s text_c10 ``captions_dir`` or from each image's colours;
+      extracted into ``cache_dir`` (see :func:`gan.data.flowers.cache_root`); ``flowers_options``
+      (``protocol="official"``, ``captions="class"``) go to :func:`gan.data.flowers.load_flowers102`.
 
     ``limit`` keeps a seeded subset of that many images.
     """
-    raw = load_raw(name, split, image_size, seed, data_dir, captions_dir, limit, augment=False, cache_dir=cache_dir)
+    raw = load_raw(name, split, image_size, seed, data_dir, captions_dir, limit, augment=False, cache_dir=cache_dir,
+                   **flowers_options)
     if raw.images.ndim == 4 and raw.images.shape[1] == image_size:
         return raw
     return Examples(images=to_rgb(raw.images, image_size), captions=raw.captions, labels=raw.labels,
