@@ -6,8 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.test_gan_data import TINY_COLOURS, TINY_LABELS  # noqa: F401  (the fixture's layout)
-from tests.test_gan_data import tiny_flowers  # noqa: F401  (a pytest fixture)
+from tests.test_gan_data import TINY_LABELS, tiny_flowers  # noqa: F401  (tiny_flowers: a pytest fixture)
 
 tfds = pytest.importorskip("tensorflow_datasets")
 
