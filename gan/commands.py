@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 
 from gan.recipes import DEFAULT_RECIPE, RECIPE_KEYS, RECIPES
 from zoo.cli_args import (
@@ -77,8 +78,13 @@ def _generate(args: argparse.Namespace) -> int:
 def _evaluate_t2i(args: argparse.Namespace) -> int:
     from gan.metrics import evaluate_t2i
 
-    print(json.dumps(evaluate_t2i(args.model, seed=args.seed, samples=args.samples, dataset=args.dataset,
-                                  data_dir=args.data_dir, captions_dir=args.captions_dir), indent=2))
+    result = evaluate_t2i(args.model, seed=args.seed, samples=args.samples, dataset=args.dataset,
+                          data_dir=args.data_dir, captions_dir=args.captions_dir)
+    if result.get("dataset") == "flowers102":  # the table for people, on stderr; stdout stays one JSON
+        from gan.flowers_metrics import format_summary
+
+        print(format_summary(result), file=sys.stderr)
+    print(json.dumps(result, indent=2))
     return 0
 
 

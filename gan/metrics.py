@@ -274,7 +274,9 @@ def evaluate_classes(model, dataset: str, data_dir=None, captions_dir=None, seed
 
 def evaluate_t2i(model_ref, seed: int = 0, samples: int = 1000, dataset: str | None = None, data_dir=None,
                  captions_dir=None) -> dict:
-    """The metrics of a trained model (a `kzoo train t2i` folder or a .keras file), as a JSON-ready dict.
+    """The metrics of a trained model (a `kzoo train t2i` folder or a .keras file), as a JSON-ready dict: for
+    ``shapes`` :func:`evaluate_shapes`, for ``flowers102`` :func:`gan.flowers_metrics.evaluate_flowers`, for the
+    digit sets :func:`evaluate_classes`.
 
     The dataset and its files come from the run's ``config.json`` unless given; a bare ``.keras`` file is taken
     to be a ``shapes`` model unless ``dataset`` says otherwise.
@@ -286,6 +288,10 @@ def evaluate_t2i(model_ref, seed: int = 0, samples: int = 1000, dataset: str | N
     dataset = dataset or config.get("dataset", "shapes")
     if dataset == "shapes":
         return evaluate_shapes(model, seed=seed, samples=samples)
+    if dataset == "flowers102":
+        from gan.flowers_metrics import evaluate_flowers
+
+        return evaluate_flowers(model, data_dir or config.get("data_dir"), seed=seed, samples=samples)
     return evaluate_classes(model, dataset, data_dir or config.get("data_dir"),
                             captions_dir or config.get("captions_dir"), seed=seed, samples=samples)
 
