@@ -57,11 +57,18 @@ class FusedRNN(keras.layers.RNN):
         unroll=False,
         zero_output_for_mask=False,
         use_fused="auto",
+        use_cudnn="auto",
         **kwargs,
     ):
         check_units(units)
         if not any(use_fused is choice or (isinstance(use_fused, str) and use_fused == choice) for choice in USE_FUSED):
             raise ValueError(f"`use_fused` must be 'auto', True or False; received use_fused={use_fused!r}.")
+        if use_cudnn is True:
+            raise ValueError("`use_cudnn=True`: kzoo's layers have no cuDNN kernel. Pass use_cudnn='auto' (kzoo's "
+                             "fused loop runs where it can) or use_fused=True to require the fused loop.")
+        if not (use_cudnn is False or (isinstance(use_cudnn, str) and use_cudnn == "auto")):
+            raise ValueError(f"`use_cudnn` must be 'auto', True or False; received use_cudnn={use_cudnn!r}.")
+        kwargs.pop("implementation", None)  # Keras 2's legacy argument, which Keras 3 accepts and ignores too
         cell_args = self.cell_argument_names()
         cell_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in cell_args}
         cell = self.cell_class(
@@ -82,6 +89,7 @@ class FusedRNN(keras.layers.RNN):
             **kwargs,
         )
         self.use_fused = use_fused
+        self.use_cudnn = use_cudnn
         if use_fused is True:
             blocker = self.fast_path_blocker(training=False)
             if blocker is not None:
@@ -145,7 +153,8 @@ class FusedRNN(keras.layers.RNN):
 
         from zoo.fused_tf import batch_shards, shard_projections
 
-        x = sequences
+        # Keras's cells take integer inputs (ops.matmul promotes them); the fused loop computes in the cell's dtype.
+        x = tf.cast(sequences, self.cell.compute_dtype)
         if training and self.cell.dropout > 0:
             x = x * tf.expand_dims(self.cell.get_dropout_mask(sequences[:, 0, :]), 1)
         dtype = self.cell.compute_dtype
@@ -206,7 +215,7 @@ class FusedRNN(keras.layers.RNN):
         config = super().get_config()
         del config["cell"]
         cell_config = {k: v for k, v in self.cell.get_config().items() if k not in _LAYER_BASE_KEYS}
-        return {**config, **cell_config, "use_fused": self.use_fused}
+        return {**config, **cell_config, "use_fused": self.use_fused, "use_cudnn": self.use_cudnn}
 
     @classmethod
     def from_config(cls, config):
@@ -279,6 +288,8 @@ class LSTM(FusedRNN):
             return "the fused LSTM loop needs sigmoid gates (recurrent_activation)"
         if activation_name(self.cell.modulation_activation) not in SUPPORTED_ACTIVATIONS:
             return "modulation_activation has no closed-form derivative in the fused loop"
+        if activation_name(self.cell.output_activation) != "tanh":
+            return "the fused LSTM loop needs tanh(c_t) in the output (output_activation)"
         return None
 
     def _rule_and_params(self, dtype):

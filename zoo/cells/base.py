@@ -107,6 +107,7 @@ class RecurrentCell(keras.Layer, DropoutRNNCell):
         seed=None,
         **kwargs,
     ):
+        kwargs.pop("implementation", None)  # Keras 2's legacy argument, which Keras 3's cells accept and ignore
         super().__init__(**kwargs)
         self.units = check_units(units)
         self.use_bias = bool(use_bias)

@@ -3,7 +3,7 @@
 import keras
 from keras import activations, initializers, ops
 
-from zoo.cells.base import RecurrentCell, get_activation
+from zoo.cells.base import RecurrentCell, activation_name, get_activation
 
 
 @keras.saving.register_keras_serializable(package="kzoo")
@@ -17,11 +17,11 @@ class LSTMCell(RecurrentCell):
         g = ψ(z_g)          input modulation (candidate), ψ = tanh by default
         o = σ(z_o)          output gate
         c_t = f ⊙ c_{t-1} + i ⊙ g
-        h_t = o ⊙ tanh(c_t)
+        h_t = o ⊙ χ(c_t)    χ = tanh by default
 
     States are [h, c]; the output is h. ψ is ``modulation_activation``: with tanh, g can
     subtract from the cell state; with a sigmoid, g ∈ (0, 1) only adds, so c drifts upward
-    step after step (kzoo's gradient-flow tools measure this). With ψ = tanh and σ =
+    step after step (kzoo's gradient-flow tools measure this). With ψ = χ = tanh and σ =
     sigmoid the cell equals ``keras.layers.LSTMCell`` weight for weight.
 
     Args:
@@ -30,6 +30,10 @@ class LSTMCell(RecurrentCell):
             out remembering.
         modulation_activation: ψ.
         recurrent_activation: σ, the gate activation ('sigmoid').
+        output_activation: χ.
+        activation: Keras's name for ψ and χ together (``keras.layers.LSTMCell(activation=...)``);
+            when given it sets both, and ``modulation_activation`` / ``output_activation`` must be
+            left at their defaults.
     """
 
     blocks = 4
@@ -40,12 +44,28 @@ class LSTMCell(RecurrentCell):
         unit_forget_bias=True,
         modulation_activation="tanh",
         recurrent_activation="sigmoid",
+        output_activation="tanh",
+        activation=None,
         **kwargs,
     ):
         super().__init__(units, **kwargs)
+        if activation is not None:
+            if {activation_name(get_activation(modulation_activation, "modulation_activation")),
+                    activation_name(get_activation(output_activation, "output_activation"))} != {"tanh"}:
+                raise ValueError("`activation` sets both `modulation_activation` and `output_activation`; pass "
+                                 f"either it or them, not both (received activation={activation!r}, "
+                                 f"modulation_activation={modulation_activation!r}, "
+                                 f"output_activation={output_activation!r}).")
+            modulation_activation = output_activation = activation
         self.unit_forget_bias = bool(unit_forget_bias)
         self.modulation_activation = get_activation(modulation_activation, "modulation_activation")
         self.recurrent_activation = get_activation(recurrent_activation, "recurrent_activation")
+        self.output_activation = get_activation(output_activation, "output_activation")
+
+    @property
+    def activation(self):
+        """χ, the activation of the cell state in the output (Keras's ``LSTMCell.activation``)."""
+        return self.output_activation
 
     @property
     def state_size(self):
@@ -77,7 +97,7 @@ class LSTMCell(RecurrentCell):
         g = self.modulation_activation(z_g)
         o = self.recurrent_activation(z_o)
         c = f * c_tm1 + i * g
-        h = o * ops.tanh(c)
+        h = o * self.output_activation(c)
         return h, [h, c]
 
     def get_config(self):
@@ -86,4 +106,6 @@ class LSTMCell(RecurrentCell):
             "unit_forget_bias": self.unit_forget_bias,
             "modulation_activation": activations.serialize(self.modulation_activation),
             "recurrent_activation": activations.serialize(self.recurrent_activation),
+            "output_activation": activations.serialize(self.output_activation),
+            "activation": None,  # an alias, already resolved into the two above
         }
