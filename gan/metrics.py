@@ -198,7 +198,7 @@ def retrieval_embedding(dataset: str, image_size: int, data_dir=None, captions_d
     longest = max(len(text) for group in captions for text in group)
     batches = class_batches(train.images, labels, captions, encoder.vocab, max_length=max(1, min(max_length, longest)),
                             seed=seed, classes_per_batch=min(32, len(np.unique(labels))))
-    joint.fit(batches, epochs=1, steps_per_epoch=steps, verbose=0)
+    joint.fit(batches, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)  # the stream is shuffled
     prepare_out_dir(path.parent)
     save_model(joint, path)
     return joint

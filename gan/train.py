@@ -287,12 +287,15 @@ def pretrain_text_encoder(config: T2IConfig, encoder, out: Path, verbose: int = 
                              config.captions_dir, limit=config.limit)
     labels, captions = class_captions(examples)
     classes = len(np.unique(labels))
+    if verbose:
+        print(f"DS-SJE: pretraining the text encoder ({config.pretrain_steps} steps, then the GAN)", flush=True)
     joint = JointEmbedding(encoder, image_encoder, name="joint_embedding")
     joint.compile(optimizer=keras.optimizers.Adam(config.pretrain_learning_rate))
     batches = class_batches(examples.images, labels, captions, encoder.vocab,
                             max_length=config.max_length, seed=config.seed,
                             classes_per_batch=min(config.pretrain_classes_per_batch, classes))
-    history = joint.fit(batches, epochs=1, steps_per_epoch=config.pretrain_steps, verbose=verbose)
+    history = joint.fit(batches, epochs=1, steps_per_epoch=config.pretrain_steps, verbose=verbose,
+                        shuffle=False)  # class_batches draws its own random batches
     for model, path in ((encoder, weights["text"]), (image_encoder, weights["image"])):
         with atomic_path(path) as temporary:
             model.save_weights(temporary)

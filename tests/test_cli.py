@@ -97,6 +97,17 @@ def test_console_script_version():
     assert result.stdout.strip() == f"kzoo {zoo.__version__}"
 
 
+def test_tensorflow_start_up_logs_are_hidden_unless_verbose(tmp_path):
+    """`kzoo generate` with the bundled preset: nothing on stderr; with `kzoo --verbose` TensorFlow's C++ start-up
+    lines are back (the oneDNN notice is printed on every CPU build)."""
+    command = ["kzoo", "generate", "a small red circle in the top left", "--n", "2", "-o", str(tmp_path / "a.png")]
+    quiet = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == "" and (tmp_path / "a.png").is_file()
+    loud = subprocess.run(["kzoo", "--verbose", *command[1:]], capture_output=True, text=True, timeout=300)
+    assert loud.returncode == 0 and "oneDNN" in loud.stderr
+
+
 def test_library_errors_name_arguments_and_the_cli_names_flags(tmp_path, capsys):
     """The same ArgumentError reads in argument names from Python and in flags from kzoo."""
     from zoo.distribution import get_strategy

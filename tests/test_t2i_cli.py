@@ -31,9 +31,12 @@ def test_train_writes_model_samples_logs_metrics(trained):
 
 def test_rerun_resumes_and_only_trains_the_new_epochs(trained, capsys):
     assert main(TINY + ["--epochs", "2", "--out", str(trained)]) == 0
+    assert "GAN: resuming after epoch 1 of 2" in capsys.readouterr().out
     metrics = json.loads((trained / "metrics.json").read_text())
     assert metrics["epochs_run_now"] == 1 and metrics["pretrain"] == "loaded"
     assert (trained / "samples" / "epoch_0002.png").is_file()
+    assert main(TINY + ["--epochs", "2", "--out", str(trained)]) == 0
+    assert "GAN: already trained for 2 of 2" in capsys.readouterr().out
     assert main(TINY + ["--epochs", "2", "--ngf", "16", "--out", str(trained)]) == 1
     assert re.search(r"different settings \(ngf: \d+ -> 16\)", capsys.readouterr().err)
 

@@ -65,10 +65,37 @@ def cli_flag(name: str, value) -> str:
     return flag if value is NAME_ONLY else f"{flag} {value}"
 
 
+# Subcommands that never import TensorFlow (so starting it quietly would only slow them down).
+COMMANDS_WITHOUT_TENSORFLOW = ("models",)
+
+
+def quiet_tensorflow_start() -> None:
+    """Import TensorFlow and create its devices with the process's stderr (file descriptor 2) sent to /dev/null,
+    so that the C++ lines of that start (absl's "before InitializeLog" notice, oneDNN's, the CUDA probe on a
+    machine without a GPU) are not printed; later messages, and any Python exception, are. ``kzoo --verbose``
+    skips this."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full ``kzoo`` parser; each leaf parser sets ``handler`` to the function that runs it."""
     parser = argparse.ArgumentParser(prog="kzoo", description="kzoo: recurrent cells, fused layers and their tools.")
     parser.add_argument("--version", action="version", version=f"kzoo {__version__}")
+    parser.add_argument("--verbose", dest="tensorflow_logs", action="store_true",
+                        help="show TensorFlow's start-up logs (hidden by default)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     bench = commands.add_parser("bench", help="benchmarks", description="Benchmarks.")
@@ -97,7 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, --version, or an argparse error (already printed)
         return int(exit_.code or 0)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any handler imports TensorFlow
+    if args.tensorflow_logs:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+    elif args.command not in COMMANDS_WITHOUT_TENSORFLOW:
+        quiet_tensorflow_start()
     try:
         return args.handler(args)
     except USER_ERRORS as error:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 from zoo.callbacks import epoch_timer, training_callbacks
-from zoo.distribution import agree_across_workers
+from zoo.distribution import agree_across_workers, is_chief
 from zoo.io import write_json
 
 CONFIG_FILE = "config.json"
@@ -105,6 +105,9 @@ def fit_resumable(model, out_dir, out, strategy, epochs: int, make_data: Callabl
     checkpoint = ResumableCheckpoint(Path(out_dir).expanduser() / "backup", write_directory=Path(out) / "backup")
     initial_epoch = checkpoint.restore(model)
     agree_across_workers(strategy, resume_epoch=initial_epoch)
+    if verbose and is_chief(strategy) and initial_epoch:
+        print(f"{stage}: {'already trained for' if initial_epoch >= epochs else 'resuming after epoch'} "
+              f"{initial_epoch} of {epochs} (from {checkpoint.directory})", flush=True)
     timer = epoch_timer()
     history = None
     if initial_epoch < epochs:
