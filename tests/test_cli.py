@@ -119,8 +119,8 @@ def test_library_errors_name_arguments_and_the_cli_names_flags(tmp_path, capsys)
     with pytest.raises(MissingPathError, match=r"^text_path='.*missing.txt': no such file") as raised:
         read_text(tmp_path / "missing.txt")
     assert isinstance(raised.value, FileNotFoundError)
-    assert main(["train", "charlm", "--text", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "run")]) == 1
+    assert main(["train", "charlm", "--text", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "run")]) == 2
     error = capsys.readouterr().err
     assert f"error: --text {tmp_path / 'missing.txt'}: no such file" in error and "text_path" not in error
-    assert main(["train", "rbm", "--devices", "2", "--out", str(tmp_path / "rbm")]) == 1
+    assert main(["train", "rbm", "--devices", "2", "--out", str(tmp_path / "rbm")]) == 2
     assert "error: --devices 2 needs --distribute mirrored (one machine) or multiworker" in capsys.readouterr().err

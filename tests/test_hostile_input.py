@@ -481,7 +481,7 @@ def test_fifos_in_place_of_data_files_are_refused_without_reading_them(tmp_path,
     fifo = tmp_path / "input.txt"
     os.mkfifo(fifo)
     with no_hang(20):
-        assert main(["train", "charlm", "--text", str(fifo), "--out", str(tmp_path / "run")]) == 1
+        assert main(["train", "charlm", "--text", str(fifo), "--out", str(tmp_path / "run")]) == 2
         assert str(fifo) in one_line_error(capsys)
         with pytest.raises(FileNotFoundError, match="fifo-idx3-ubyte"):
             idx.read_idx(_fifo(tmp_path / "fifo-idx3-ubyte"))
@@ -620,13 +620,13 @@ def test_keras_file_with_a_lambda_layer_is_refused_without_running_it(saved_gan,
 
     t2i = t2i_with_lambda_encoder(saved_gan, tmp_path / "t2i.keras", marker)
     grid = tmp_path / "grid.png"
-    assert main(["generate", "--model", str(t2i), "a flower", "-o", str(grid)]) == 1
+    assert main(["generate", "--model", str(t2i), "a flower", "-o", str(grid)]) == 2
     message = one_line_error(capsys)
     assert "Lambda" in message and "safe_mode" in message and "t2i.keras" in message
     folder = tmp_path / "charlm"
     folder.mkdir()
     lambda_model(folder / "model.keras", marker)
-    assert main(["sample", "charlm", "--model", str(folder)]) == 1
+    assert main(["sample", "charlm", "--model", str(folder)]) == 2
     assert "Lambda" in one_line_error(capsys)
     assert not marker.exists() and not grid.exists()
     keras.saving.load_model(folder / "model.keras", safe_mode=False)  # the control: unsafe loading runs the code
@@ -638,7 +638,7 @@ def test_truncated_keras_file_is_a_clear_error(saved_gan, tmp_path, capsys, cut)
     data = (saved_gan / "model.keras").read_bytes()
     end = cut if isinstance(cut, int) else int(len(data) * cut)
     (tmp_path / "model.keras").write_bytes(data[:end])
-    assert main(["generate", "--model", str(tmp_path), "a flower", "-o", str(tmp_path / "grid.png")]) == 1
+    assert main(["generate", "--model", str(tmp_path), "a flower", "-o", str(tmp_path / "grid.png")]) == 2
     assert str(tmp_path / "model.keras") in one_line_error(capsys)
     assert not (tmp_path / "grid.png").exists()
 
@@ -666,7 +666,7 @@ def test_nan_images_stop_training_before_it_starts(nan_images, tmp_path, capsys,
     (out / "autoencoder.keras").write_bytes(b"an earlier model")
     before = snapshot(out)
     assert main([*command, "--dataset", "mnist", "--data-dir", str(tmp_path), "--epochs", "1", "--verbose", "0",
-                 "--out", str(out)]) == 1
+                 "--out", str(out)]) == 2
     message = one_line_error(capsys)
     assert "mnist train images" in message and "2 pixel values are NaN or Inf" in message and "download" in message
     assert snapshot(out) == before, "nothing written, the earlier results kept"
@@ -732,7 +732,7 @@ def test_output_folder_that_is_a_file_or_not_writable(tmp_path, monkeypatch, cap
         monkeypatch.setattr(os, "access", lambda path, mode, *args, **kwargs: False
                             if Path(path) == out and mode & os.W_OK else real_access(path, mode, *args, **kwargs))
     before, files = listing(tmp_path), snapshot(tmp_path)
-    assert main([*cli_commands(text_file)[model], "--out", str(out)]) == 1
+    assert main([*cli_commands(text_file)[model], "--out", str(out)]) == 2
     message = one_line_error(capsys)
     assert str(out) in message
     expected = {"file": "exists and is not a directory; choose another output folder",
@@ -748,7 +748,7 @@ def test_output_folder_without_write_permission(tmp_path, capsys):
     out.mkdir()
     out.chmod(0o500)
     try:
-        assert main(["train", "rbm", "--dataset", "digits", "--hidden", "4", "--epochs", "1", "--out", str(out)]) == 1
+        assert main(["train", "rbm", "--dataset", "digits", "--hidden", "4", "--epochs", "1", "--out", str(out)]) == 2
         assert "is not writable; choose another output folder" in one_line_error(capsys)
         assert listing(out) == []
     finally:
@@ -759,14 +759,14 @@ def test_generate_output_that_is_a_folder_keeps_the_folder(saved_gan, tmp_path, 
     target = tmp_path / "grid.png"
     target.mkdir()
     (target / "keep.txt").write_text("mine")
-    assert main(["generate", "--model", str(saved_gan), "a flower", "--n", "1", "-o", str(target)]) == 1
+    assert main(["generate", "--model", str(saved_gan), "a flower", "--n", "1", "-o", str(target)]) == 2
     assert "is a directory; give a file name" in one_line_error(capsys)
     assert listing(tmp_path) == ["grid.png", "grid.png/keep.txt"], "no temporary file left beside it"
 
 
 def test_generate_output_under_a_file_is_a_one_line_error(saved_gan, tmp_path, capsys):
     (tmp_path / "blocker").write_text("a file")
-    assert main(["generate", "--model", str(saved_gan), "a flower", "-o", str(tmp_path / "blocker" / "g.png")]) == 1
+    assert main(["generate", "--model", str(saved_gan), "a flower", "-o", str(tmp_path / "blocker" / "g.png")]) == 2
     assert "blocker" in one_line_error(capsys)
 
 
@@ -803,13 +803,13 @@ def test_a_failing_rerun_keeps_earlier_results(tmp_path, capsys, text_file):
         (out / name).write_bytes(data)
     bad_text = tmp_path / "latin1.txt"
     bad_text.write_bytes("caf\xe9 ".encode("latin-1") * 50)
-    assert main(["train", "charlm", "--text", str(bad_text), "--out", str(out)]) == 1
+    assert main(["train", "charlm", "--text", str(bad_text), "--out", str(out)]) == 2
     assert "is not UTF-8 text" in one_line_error(capsys) and snapshot(out) == earlier
     mnist = tmp_path / "mnist"
     mnist.mkdir()
     (mnist / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x03" + b"\x00" * 20)[:-8])
     (mnist / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x01\x00\x00\x00\x00"))
     assert main(["train", "t2i", "--dataset", "mnist", "--data-dir", str(mnist), "--pretrain-steps", "1",
-                 "--out", str(out)]) == 1
+                 "--out", str(out)]) == 2
     assert "train-images-idx3-ubyte.gz is a corrupt or truncated gzip stream" in one_line_error(capsys)
     assert snapshot(out) == earlier  # config.json too is only written once the data loaded

@@ -226,9 +226,9 @@ def test_wrong_kind_is_a_clear_error(bundled, tmp_path, capsys):
     with pytest.raises(ValueError, match=r"holds a Bernoulli RBM \(BernoulliRBM\), but a text-to-image model "
                                          r"\(TextToImageGAN\) is expected"):
         zoo.load("rbm-tiny", kind="t2i")
-    assert main(["sample", "charlm", "--model", "rbm-tiny", "--length", "5"]) == 1
+    assert main(["sample", "charlm", "--model", "rbm-tiny", "--length", "5"]) == 2
     assert "but a character language model (CharLanguageModel) is expected" in capsys.readouterr().err
-    assert main(["generate", "--model", str(path), "a red circle", "-o", str(tmp_path / "x.png")]) == 1
+    assert main(["generate", "--model", str(path), "a red circle", "-o", str(tmp_path / "x.png")]) == 2
     assert "text-to-image model" in capsys.readouterr().err
 
 

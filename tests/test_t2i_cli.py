@@ -37,7 +37,7 @@ def test_rerun_resumes_and_only_trains_the_new_epochs(trained, capsys):
     assert (trained / "samples" / "epoch_0002.png").is_file()
     assert main(TINY + ["--epochs", "2", "--out", str(trained)]) == 0
     assert "GAN: already trained for 2 of 2" in capsys.readouterr().out
-    assert main(TINY + ["--epochs", "2", "--ngf", "16", "--out", str(trained)]) == 1
+    assert main(TINY + ["--epochs", "2", "--ngf", "16", "--out", str(trained)]) == 2
     assert re.search(r"different settings \(ngf: \d+ -> 16\)", capsys.readouterr().err)
 
 
@@ -52,9 +52,9 @@ def test_generate_grid_and_interpolation(trained, tmp_path, capsys):
     assert main(["generate", "--model", str(trained), "a red circle", "a blue star", "--interpolate", "--n", "5",
                  "-o", str(path)]) == 0
     assert np.asarray(Image.open(path)).shape[0] == 4 * 34 + 2
-    assert main(["generate", "--model", str(trained), "one", "--interpolate", "-o", str(path)]) == 1
+    assert main(["generate", "--model", str(trained), "one", "--interpolate", "-o", str(path)]) == 2
     assert "exactly two captions" in capsys.readouterr().err
-    assert main(["generate", "--model", str(tmp_path / "nothing"), "x", "-o", str(path)]) == 1
+    assert main(["generate", "--model", str(tmp_path / "nothing"), "x", "-o", str(path)]) == 2
     assert "no text-to-image model" in capsys.readouterr().err
 
 
@@ -113,7 +113,7 @@ def test_bad_dataset_and_missing_files(tmp_path, capsys):
     assert main(["train", "t2i", "--dataset", "cifar"]) == 2
     assert "shapes" in capsys.readouterr().err and "flowers102" in capsys.readouterr().err + "flowers102"
     assert main(["train", "t2i", "--dataset", "mnist", "--data-dir", str(tmp_path), "--out",
-                 str(tmp_path / "o")]) == 1
+                 str(tmp_path / "o")]) == 2
     assert "train-images-idx3-ubyte.gz" in capsys.readouterr().err
 
 

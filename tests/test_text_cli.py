@@ -51,18 +51,18 @@ def test_train_resume_and_sample_charlm(corpus, tmp_path, capsys):
                  "--temperature", "0.8", "--seed", "1"]) == 0
     assert capsys.readouterr().out == text
 
-    assert main(["sample", "charlm", "--model", str(out), "--prime", "xyz"]) == 1
+    assert main(["sample", "charlm", "--model", str(out), "--prime", "xyz"]) == 2
     assert "outside the model's vocabulary" in capsys.readouterr().err
     assert main(["train", "charlm", "--text", str(corpus), "--epochs", "3", "--out", str(out),
-                 *TINY_LM[:1], "32", *TINY_LM[2:]]) == 1
+                 *TINY_LM[:1], "32", *TINY_LM[2:]]) == 2
     assert "different settings (model.units: " in capsys.readouterr().err
 
 
 def test_charlm_cli_errors(tmp_path, capsys):
-    assert main(["train", "charlm", "--text", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "o")]) == 1
+    assert main(["train", "charlm", "--text", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "--text" in err and "missing.txt" in err
-    assert main(["sample", "charlm", "--model", str(tmp_path)]) == 1
+    assert main(["sample", "charlm", "--model", str(tmp_path)]) == 2
     assert "no model.keras" in capsys.readouterr().err
     assert main(["sample", "charlm", "--model", str(tmp_path), "--temperature", "0"]) == 2
     assert "argument --temperature" in capsys.readouterr().err

@@ -16,7 +16,7 @@ from zoo.families import command_registrars
 from zoo.validation import NAME_ONLY, ArgumentError
 from zoo.version import __version__
 
-# Errors that describe bad input (arguments, files, data): reported in one line, exit status 1.
+# Errors that describe bad input (arguments, files, data): reported in one line, exit status 2 (argparse's).
 # KZOO_DEBUG=1 re-raises them with the traceback.
 USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError,
                MissingExtraError)
@@ -52,7 +52,7 @@ def _bench_rnn(argv: list[str]) -> int:
         return load_bench_script("rnn").main(argv)
     except FileNotFoundError as error:
         print(f"kzoo bench: error: {error}", file=sys.stderr)
-        return 1
+        return 2
 
 
 # Library arguments whose flag is not --<name with dashes>.
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         message = error.phrase(cli_flag) if isinstance(error, ArgumentError) else str(error)
         print(f"kzoo {args.command}: error: {message}", file=sys.stderr)
-        return 1
+        return 2
 
 
 if __name__ == "__main__":
