@@ -164,7 +164,7 @@ def register(commands, bench, train, sample) -> None:
     parser.add_argument("--n", type=positive_int, default=8, help="samples per caption (steps with --interpolate)")
     parser.add_argument("--interpolate", action="store_true",
                         help="interpolate between two captions' embeddings instead")
-    parser.add_argument("-o", "--output", default="generated.png", help="PNG file to write")
+    parser.add_argument("-o", "--output", default="generated.png", help="image file to write: .png or .jpg")
     add_seed(parser)
     parser.set_defaults(handler=_generate)
 

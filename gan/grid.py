@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from zoo.images import image_grid
-from zoo.io import atomic_path
+from zoo.images import image_format, image_grid, save_image
 
 
 def _font(size: int):
@@ -50,11 +49,9 @@ def captioned_grid(images, captions, caption_width: int | None = None, padding: 
 
 
 def save_captioned_grid(images, captions, path: str | os.PathLike, **kwargs) -> Path:
-    """Write :func:`captioned_grid` as a PNG, atomically."""
-    canvas = captioned_grid(images, captions, **kwargs)
-    with atomic_path(path) as temporary:
-        canvas.save(temporary, format="PNG")
-    return Path(path)
+    """Write :func:`captioned_grid` as a PNG or JPEG after ``path``'s extension, atomically."""
+    image_format(path)  # before any work
+    return save_image(captioned_grid(images, captions, **kwargs), path)
 
 
 def save_interpolation_grid(images, caption_a: str, caption_b: str, path: str | os.PathLike) -> Path:

@@ -96,3 +96,31 @@ def test_runtime_names_still_work_with_a_deprecation_warning():
             assert callable(getattr(runtime, name)) or isinstance(getattr(runtime, name), tuple)
     with pytest.raises(AttributeError):
         runtime.no_such_name
+
+
+def test_written_files_and_checkpoints_follow_the_umask(tmp_path):
+    """mkstemp/mkdtemp create private files and folders (0600/0700); kzoo's writes end with the modes that the
+    umask gives any new file or folder."""
+    import os
+
+    import keras
+
+    from zoo.checkpoint import ResumableCheckpoint
+
+    previous = os.umask(0o022)
+    try:
+        write_json({"a": 1}, tmp_path / "m.json")
+        save_image_grid(np.zeros((2, 4, 4, 3)), tmp_path / "g.png")
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        checkpoint = ResumableCheckpoint(tmp_path / "backup")
+        checkpoint.save(1, model)
+        os.umask(0o077)
+        write_json({"a": 2}, tmp_path / "private.json")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "m.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "g.png").stat().st_mode & 0o777 == 0o644
+    epoch = tmp_path / "backup" / "epoch_0001"
+    assert epoch.stat().st_mode & 0o777 == 0o755
+    assert all(path.stat().st_mode & 0o777 == 0o644 for path in epoch.iterdir())
+    assert (tmp_path / "private.json").stat().st_mode & 0o777 == 0o600

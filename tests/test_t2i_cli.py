@@ -43,11 +43,22 @@ def test_rerun_resumes_and_only_trains_the_new_epochs(trained, capsys):
 
 def test_generate_grid_and_interpolation(trained, tmp_path, capsys):
     grid = tmp_path / "grid.png"
-    captions = ["a small red circle in the top left", "", "🙂🙂 " + "long " * 2000]
-    assert main(["generate", "--model", str(trained), *captions, "--n", "3", "-o", str(grid)]) == 0
+    captions = ["a small red circle in the top left", "🙂🙂🙂🙂🙂🙂 ok", "a " + "long " * 2000]
+    with pytest.warns(UserWarning) as caught:
+        assert main(["generate", "--model", str(trained), *captions, "--n", "3", "-o", str(grid)]) == 0
+    messages = [str(warning.message) for warning in caught]
+    assert any("mostly characters this model's alphabet lacks" in m for m in messages), messages
+    assert any("10001 characters long; this model reads the first 96" in m for m in messages), messages
     assert "wrote" in capsys.readouterr().out
     image = np.asarray(Image.open(grid))
     assert image.shape[0] == 3 * 34 + 2
+    assert main(["generate", "--model", str(trained), "a red circle", "  ", "-o", str(grid)]) == 2
+    assert "caption 2 is empty" in capsys.readouterr().err
+    jpeg = tmp_path / "grid.jpg"
+    assert main(["generate", "--model", str(trained), "a red circle", "-o", str(jpeg)]) == 0
+    assert jpeg.read_bytes()[:3] == b"\xff\xd8\xff"  # JPEG, as the name says
+    assert main(["generate", "--model", str(trained), "a red circle", "-o", str(tmp_path / "grid.gif")]) == 2
+    assert "end the file name in .png" in capsys.readouterr().err and not (tmp_path / "grid.gif").exists()
     path = tmp_path / "path.png"
     assert main(["generate", "--model", str(trained), "a red circle", "a blue star", "--interpolate", "--n", "5",
                  "-o", str(path)]) == 0

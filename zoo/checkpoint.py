@@ -31,6 +31,7 @@ import numpy as np
 
 from zoo.distribution import is_chief
 from zoo.hashing import sha256_file
+from zoo.io import publish_mode
 from zoo.keras_private import set_initial_epoch
 
 FORMAT = 1
@@ -293,6 +294,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
                 handle.flush()
                 os.fsync(handle.fileno())
             _fsync_dir(temporary)
+            publish_mode(temporary)
             final = target_dir / name
             if final.exists():  # a rerun writing an epoch again: swap, never leave a gap or a mix
                 old = Path(tempfile.mkdtemp(prefix=f".old-{name}-", dir=target_dir))

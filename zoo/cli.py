@@ -9,6 +9,7 @@ import argparse
 import importlib.util
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from zoo.extras import MissingExtraError
@@ -128,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
     elif args.command not in COMMANDS_WITHOUT_TENSORFLOW:
         quiet_tensorflow_start()
+    formatwarning = warnings.formatwarning  # warnings in one line, like the errors
+    warnings.formatwarning = lambda message, category, *_, **__: f"kzoo {args.command}: warning: {message}\n"
     try:
         return args.handler(args)
     except USER_ERRORS as error:
@@ -136,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         message = error.phrase(cli_flag) if isinstance(error, ArgumentError) else str(error)
         print(f"kzoo {args.command}: error: {message}", file=sys.stderr)
         return 2
+    finally:
+        warnings.formatwarning = formatwarning
 
 
 if __name__ == "__main__":

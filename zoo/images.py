@@ -30,12 +30,34 @@ def image_grid(images, columns: int | None = None, padding: int = 2, value_range
     return np.round(grid * 255).astype(np.uint8)
 
 
+#: File name extension -> the format an image is written in.
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+
+
+def image_format(path: str | os.PathLike) -> str:
+    """The format (``"PNG"`` or ``"JPEG"``) that ``path``'s extension names; ValueError for any other name."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in IMAGE_FORMATS:
+        raise ValueError(f"{path}: cannot tell the image format from "
+                         f"{repr(suffix) if suffix else 'a name without an extension'}; end the file name in "
+                         f"{', '.join(IMAGE_FORMATS)}")
+    return IMAGE_FORMATS[suffix]
+
+
+def save_image(image, path: str | os.PathLike) -> Path:
+    """Write a PIL image to ``path`` in the format its extension names (:func:`image_format`), atomically."""
+    kind = image_format(path)
+    with atomic_path(path) as temporary:
+        image.save(temporary, format=kind, **({"quality": 95} if kind == "JPEG" else {}))
+    return Path(path)
+
+
 def save_image_grid(images, path: str | os.PathLike, columns: int | None = None,
                     value_range=(0.0, 1.0)) -> Path:
-    """Write ``images`` as one PNG grid (see :func:`image_grid`), atomically."""
+    """Write ``images`` as one grid (see :func:`image_grid`), a PNG or JPEG after ``path``'s extension,
+    atomically."""
     from PIL import Image
 
+    image_format(path)  # before any work
     grid = image_grid(images, columns=columns, value_range=value_range)
-    with atomic_path(path) as temporary:
-        Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(temporary, format="PNG")
-    return Path(path)
+    return save_image(Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid), path)

@@ -31,6 +31,25 @@ def _make_parent_dirs(directory: Path, what: str) -> None:
                                  "path") from None
 
 
+def umask() -> int:
+    """The process's file mode creation mask (read without changing it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def publish_mode(path: str | os.PathLike) -> None:
+    """Give ``path`` (a file, or a folder and the entries in it) the mode of an ordinary new file or folder under
+    the umask: ``mkstemp``/``mkdtemp`` create them private (0600/0700)."""
+    path, mask = Path(path), umask()
+    if path.is_dir():
+        path.chmod(0o777 & ~mask)
+        for entry in path.iterdir():
+            entry.chmod((0o777 if entry.is_dir() else 0o666) & ~mask)
+    else:
+        path.chmod(0o666 & ~mask)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary path beside ``path``; on success rename it over ``path`` (never a partial file).
@@ -48,6 +67,8 @@ def atomic_path(path: str | os.PathLike):
     os.close(fd)
     try:
         yield Path(temporary)
+        if os.path.exists(temporary):
+            publish_mode(temporary)
         os.replace(temporary, target)
     finally:
         if os.path.exists(temporary):

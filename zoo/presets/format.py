@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from zoo.hashing import sha256_file  # noqa: F401  (zoo.presets.format.sha256_file, as before)
-from zoo.io import write_json
+from zoo.io import publish_mode, write_json
 from zoo.presets.kinds import GENERIC, KINDS, kind_of_class
 
 CONFIG_FILE = "config.json"
@@ -72,16 +72,6 @@ def _inference_copy(model):
         raise ValueError(f"{type(model).__name__} rebuilt from its config has other weights than the model "
                          f"({error}); save it with format='keras'") from error
     return config, copy
-
-
-def _publish_modes(directory: Path) -> None:
-    """Give a finished preset the modes of ordinary files (``mkdtemp``/``mkstemp`` made them private: 0700/0600),
-    under the process's umask, so that an installed or shared preset is readable by its other users."""
-    umask = os.umask(0)
-    os.umask(umask)
-    directory.chmod(0o777 & ~umask)
-    for path in directory.iterdir():
-        path.chmod(0o666 & ~umask)
 
 
 def _replace_dir(source: Path, target: Path) -> None:
@@ -145,7 +135,7 @@ def save_preset(model, directory: str | os.PathLike, metadata: dict | None = Non
                   "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                   "files": files, "size_bytes": sum(entry["bytes"] for entry in files.values())}
         write_json(record, work / METADATA_FILE)
-        _publish_modes(work)
+        publish_mode(work)
         _replace_dir(work, target)
     finally:
         if work.exists():
