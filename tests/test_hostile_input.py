@@ -633,6 +633,53 @@ def test_keras_file_with_a_lambda_layer_is_refused_without_running_it(saved_gan,
     assert marker.exists()
 
 
+def damaged_copy(source, target, damage):
+    """``source`` (a .keras file) written to ``target`` with one kind of damage."""
+    import zipfile
+
+    data = bytearray(source.read_bytes())
+    if damage == "flipped byte":  # inside the weights member: the zip's CRC check fails
+        with zipfile.ZipFile(source) as archive:
+            info = archive.getinfo("model.weights.h5")
+        data[info.header_offset + 30 + len(info.filename) + info.compress_size // 2] ^= 0xFF
+        target.write_bytes(bytes(data))
+        return target
+    with zipfile.ZipFile(source) as archive, zipfile.ZipFile(target, "w") as out:
+        for item in archive.infolist():
+            member = archive.read(item.filename)
+            if item.filename == "model.weights.h5":
+                if damage == "truncated weights":
+                    member = member[: len(member) // 3]
+                else:  # "wrong member": the weights under another name
+                    item = zipfile.ZipInfo("weights.bin")
+            out.writestr(item, member)
+    return target
+
+
+@pytest.mark.parametrize("damage", ["flipped byte", "truncated weights", "wrong member"])
+def test_a_damaged_model_file_is_one_line_naming_it(saved_gan, tmp_path, capsys, damage):
+    """Through `kzoo generate` (a .keras file and a training folder) and `kzoo sample charlm`: exit 2, one line
+    that names the file, nothing written."""
+    from zoo.io import save_model
+    from zoo.text import CharLanguageModel
+
+    broken = damaged_copy(saved_gan / "model.keras", tmp_path / "broken.keras", damage)
+    grid = tmp_path / "grid.png"
+    assert main(["generate", "--model", str(broken), "a flower", "-o", str(grid)]) == 2
+    message = one_line_error(capsys)
+    assert str(broken) in message and ("damaged" in message or "could not be loaded" in message), message
+    folder = tmp_path / "charlm"
+    folder.mkdir()
+    lm = CharLanguageModel(VOCAB, embedding_dim=4, units=8, layers=1)
+    lm(np.zeros((1, 4), "int32"))
+    save_model(lm, tmp_path / "lm.keras")
+    damaged_copy(tmp_path / "lm.keras", folder / "model.keras", damage)
+    assert main(["sample", "charlm", "--model", str(folder), "--length", "5"]) == 2
+    message = one_line_error(capsys)
+    assert "model.keras" in message and ("damaged" in message or "could not be loaded" in message), message
+    assert not grid.exists()
+
+
 @pytest.mark.parametrize("cut", [0, 100, 0.5, -30])
 def test_truncated_keras_file_is_a_clear_error(saved_gan, tmp_path, capsys, cut):
     data = (saved_gan / "model.keras").read_bytes()

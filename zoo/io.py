@@ -6,7 +6,43 @@ import contextlib
 import json
 import os
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
+
+# What reading a damaged model file raises: a corrupt zip member (a flipped byte), a broken deflate stream, an HDF5
+# weights file cut short (h5py raises a plain OSError), a zip missing its end.
+DAMAGED_FILE_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError)
+
+
+@contextlib.contextmanager
+def reading_model_file(path: str | os.PathLike, what: str | None = None):
+    """Turn the errors of reading a damaged ``.keras`` or weights file into one ValueError that names the file and
+    the fix. A missing file is the caller's to report first."""
+    try:
+        yield
+    except DAMAGED_FILE_ERRORS as error:
+        if isinstance(error, (FileNotFoundError, PermissionError, IsADirectoryError)):
+            raise
+        detail = " ".join(str(error).split()) or type(error).__name__
+        raise ValueError(f"{what or path} is damaged or incomplete ({type(error).__name__}: {detail[:200]}); "
+                         f"replace it with a good copy (train or download it again)") from error
+
+
+def load_model_file(path: str | os.PathLike, what: str | None = None):
+    """``keras.saving.load_model(path, safe_mode=True)``, with a damaged file reported as one ValueError that names
+    it (:func:`reading_model_file`); Keras's own ValueErrors are prefixed with the file, except safe_mode's refusal,
+    which passes unchanged for the caller to explain."""
+    import keras
+
+    what = str(what or path)
+    with reading_model_file(path, what):
+        try:
+            return keras.saving.load_model(path, safe_mode=True)
+        except ValueError as error:
+            if "safe_mode" in str(error) or "unsafe_deserialization" in str(error) or what in str(error):
+                raise
+            raise ValueError(f"{what} could not be loaded ({error}); replace it with a good copy") from error
 
 
 def prepare_out_dir(path: str | os.PathLike) -> Path:

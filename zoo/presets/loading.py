@@ -9,6 +9,7 @@ import os
 import zipfile
 from pathlib import Path
 
+from zoo.io import load_model_file, reading_model_file
 from zoo.presets import registry, remote
 from zoo.presets.format import CONFIG_FILE, is_preset_dir, model_file, read_preset, sha256_file, verify_preset
 from zoo.presets.kinds import GENERIC, KINDS, check_kind, import_for, kind_of_config
@@ -76,7 +77,6 @@ def _alternatives(kind: str | None) -> list[str]:
 
 
 def _load_keras_file(path: Path, kind: str | None, what: str):
-    import keras
 
     if path.suffix != ".keras":
         raise ValueError(f"{what} is not a .keras file; pass a preset name or directory, a `kzoo train` output "
@@ -86,7 +86,7 @@ def _load_keras_file(path: Path, kind: str | None, what: str):
     check_kind(found, kind, what, _alternatives(kind))
     import_for(config, found)
     try:
-        return keras.saving.load_model(path, safe_mode=True)
+        return load_model_file(path, what)
     except ValueError as error:
         if _is_unsafe(error):
             raise _unsafe_error(what, error) from error
@@ -133,7 +133,8 @@ def _load_preset_dir(directory: Path, kind: str | None, what: str):
     if not model.built:
         raise ValueError(f"{what}: the model rebuilt from {CONFIG_FILE} is not built, so its weights cannot be "
                          f"loaded; rebuild the preset with zoo.save_preset")
-    model.load_weights(path)
+    with reading_model_file(path, what):
+        model.load_weights(path)
     return model
 
 

@@ -15,6 +15,7 @@ from keras import ops
 
 from zoo import layers as fused_layers
 from zoo.cells.base import RecurrentCell, check_units
+from zoo.io import load_model_file
 from zoo.text.tokenizer import CharTokenizer
 from zoo.text.vocab import DEFAULT_MAX_LENGTH, CharVocab
 from zoo.validation import check_positive_int
@@ -349,7 +350,7 @@ def load_encoder(path, vocab=None):
     Raises ValueError naming both vocabulary fingerprints when the encoder was trained with a vocabulary
     other than ``vocab``, and TypeError when the file holds no character encoder.
     """
-    model = keras.saving.load_model(path, safe_mode=True)
+    model = load_model_file(path)
     if not isinstance(model, CharEncoder):
         raise TypeError(f"{path} holds a {type(model).__name__}, not a character encoder (CharRNNEncoder, "
                         "CharCNNEncoder, CharCNNRNN).")

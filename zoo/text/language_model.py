@@ -23,7 +23,7 @@ import numpy as np
 from zoo import layers as _registers_fused_layers  # noqa: F401  (saved models name them)
 from zoo.data.order import epoch_dataset
 from zoo.distribution import get_strategy, worker_out_dir
-from zoo.io import atomic_path, write_json
+from zoo.io import atomic_path, load_model_file, write_json
 from zoo.seeding import set_seed
 from zoo.text.vocab import CharVocab
 from zoo.training import check_resume, fit_resumable, write_config
@@ -352,7 +352,7 @@ def load_charlm(model_dir, sha256=None) -> CharLanguageModel:
         raise MissingPathError(
             "{model_dir} holds no " + MODEL_FILE + "; train one first with `kzoo train charlm --text FILE --out "
             + literal(directory) + "`", model_dir=str(directory))
-    model = keras.saving.load_model(path, safe_mode=True)
+    model = load_model_file(path)
     if not isinstance(model, CharLanguageModel):
         raise ValueError(f"{path} holds a {type(model).__name__}, not a CharLanguageModel")
     return model

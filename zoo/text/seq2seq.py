@@ -20,7 +20,7 @@ import numpy as np
 from keras import ops
 
 from zoo.distribution import get_strategy, worker_out_dir
-from zoo.io import write_json
+from zoo.io import load_model_file, write_json
 from zoo.seeding import set_seed
 from zoo.text.language_model import MODEL_FILE, EpochCheckpoint, _check_positive_int, load_history
 from zoo.text.vocab import CharVocab
@@ -251,7 +251,7 @@ def load_seq2seq(model_dir) -> CharSeq2Seq:
     if not path.is_file():
         raise MissingPathError("{model_dir} holds no " + MODEL_FILE + "; train one first with `kzoo train seq2seq "
                                "--task dates --out " + literal(directory) + "`", model_dir=str(directory))
-    model = keras.saving.load_model(path, safe_mode=True)
+    model = load_model_file(path)
     if not isinstance(model, CharSeq2Seq):
         raise ValueError(f"{path} holds a {type(model).__name__}, not a CharSeq2Seq")
     return model
