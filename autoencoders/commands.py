@@ -71,6 +71,7 @@ def register(commands, bench, train, sample) -> None:
     """Add ``train rbm`` and ``train autoencoder`` to the ``train`` group of the ``kzoo`` parser."""
     rbm = train.add_parser(
         "rbm", help="train a Bernoulli RBM with CD-k or PCD",
+        epilog="example: kzoo train rbm --dataset mnist --epochs 2 --out runs/rbm",
         description="Train a Bernoulli RBM (binarised images) with CD-k or PCD; writes rbm.keras, filters.png, "
                     "samples.png and metrics.json. Rerunning with the same --out resumes.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -91,6 +92,7 @@ def register(commands, bench, train, sample) -> None:
 
     auto = train.add_parser(
         "autoencoder", help="train a tied or denoising autoencoder",
+        epilog="example: kzoo train autoencoder --kind denoising --out runs/dae",
         description="Train a tied-weight or a denoising autoencoder; writes autoencoder.keras, reconstructions.png "
                     "(inputs, corrupted inputs, outputs) and metrics.json. Rerunning with the same --out resumes.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)

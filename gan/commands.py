@@ -90,7 +90,7 @@ def _evaluate_t2i(args: argparse.Namespace) -> int:
 
 def register(commands, bench, train, sample) -> None:
     parser = train.add_parser(
-        "t2i", help="train the GAN-INT-CLS text-to-image model",
+        "t2i", epilog="example: kzoo train t2i --out runs/shapes", help="train the GAN-INT-CLS text-to-image model",
         description="Train a character-level text encoder and a conditional DCGAN (GAN-INT-CLS, Reed et al. 2016). "
                     "Rerunning with the same --out resumes from the last finished epoch.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -154,6 +154,7 @@ def register(commands, bench, train, sample) -> None:
 
     parser = commands.add_parser(
         "generate", help="generate images from captions with a trained text-to-image model",
+        epilog='example: kzoo generate "a small red circle in the top left" -o circle.png',
         description="Generate --n images per caption and write them as a PNG grid, each row's caption beside it.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("captions", nargs="+", metavar="CAPTION", help="one or more captions")
@@ -173,10 +174,13 @@ def register(commands, bench, train, sample) -> None:
     parser = evaluators.add_parser(
         "t2i", help="attribute or class accuracy, R-precision and diversity of a text-to-image model",
         description="Print the text-to-image metrics as JSON. shapes: attribute accuracy on held-out captions "
-                    "judged by a classifier trained on real renderings. mnist, fashion_mnist, flowers102: class "
-                    "accuracy of images generated for test captions by a classifier trained on real images, and "
-                    "text-to-image R-precision through a separately trained joint embedding, each beside the "
-                    "same number for real test images. All: sample diversity against real images.",
+                    "judged by a classifier trained on real renderings. mnist, fashion_mnist: class accuracy of "
+                    "images generated for test captions by a classifier trained on real images, and text-to-image "
+                    "R-precision through a separately trained joint embedding, each beside the same number for "
+                    "real test images. flowers102: colour accuracy on held-out phrasings for seen and unseen "
+                    "classes, judge top-1/top-5, Fréchet distance in the judge's features and R-precision (a "
+                    "summary table on stderr). All: sample diversity against real images.",
+        epilog="example: kzoo evaluate t2i --model runs/shapes",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--model", required=True, help="a `kzoo train t2i` output folder or a .keras file")
     parser.add_argument("--dataset", choices=DATASETS,

@@ -27,6 +27,19 @@ def test_help_lists_subcommands(capsys):
     assert "rnn" in capsys.readouterr().out
 
 
+def test_help_describes_the_library_with_an_example_of_every_command(capsys):
+    from zoo.cli import build_parser, command_examples
+
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    assert "Text to image" in text and "examples:" in text
+    examples = command_examples(build_parser())
+    commands = {"train t2i", "train charlm", "train seq2seq", "train rbm", "train autoencoder", "sample charlm",
+                "sample seq2seq", "gradients", "models", "generate", "evaluate t2i"}
+    assert {command for command in commands if any(e.startswith(f"kzoo {command} ") for e in examples)} == commands
+    assert all(f"  {example}" in text for example in examples)
+
+
 def test_help_does_not_import_tensorflow():
     code = "import sys; from zoo.cli import main; main(['--help']); sys.exit('tensorflow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -93,7 +93,12 @@ def quiet_tensorflow_start() -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full ``kzoo`` parser; each leaf parser sets ``handler`` to the function that runs it."""
-    parser = argparse.ArgumentParser(prog="kzoo", description="kzoo: recurrent cells, fused layers and their tools.")
+    parser = argparse.ArgumentParser(
+        prog="kzoo", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="kzoo: sequence and generative models as Keras components. Text to image (a char-level text "
+                    "encoder feeding a conditional DCGAN, Reed et al. 2016), recurrent cells and fused layers, "
+                    "gradient-flow tools, char-level language models and encoder-decoders, autoencoders and RBMs, "
+                    "and pretrained presets. Every command is a thin parser over a Python function.")
     parser.add_argument("--version", action="version", version=f"kzoo {__version__}")
     parser.add_argument("--verbose", dest="tensorflow_logs", action="store_true",
                         help="show TensorFlow's start-up logs (hidden by default)")
@@ -112,7 +117,20 @@ def build_parser() -> argparse.ArgumentParser:
     # Each family's subcommands live beside its code; its command modules are free of TensorFlow imports.
     for register in command_registrars():
         register(commands=commands, bench=benchmarks, train=trainers, sample=samplers)
+    parser.epilog = "examples:\n" + "\n".join(f"  {example}" for example in command_examples(parser))
     return parser
+
+
+def command_examples(parser: argparse.ArgumentParser) -> list[str]:
+    """The ``example: ...`` epilog of every command under ``parser``, in the order they were added."""
+    examples = []
+    for action in parser._actions:  # argparse keeps its subcommands here; there is no public accessor
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                if sub.epilog and sub.epilog.startswith("example: "):
+                    examples.append(sub.epilog[len("example: "):])
+                examples.extend(command_examples(sub))
+    return examples
 
 
 def main(argv: list[str] | None = None) -> int:

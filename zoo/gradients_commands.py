@@ -24,6 +24,7 @@ def _gradients(args: argparse.Namespace) -> int:
 def register(commands, bench, train, sample) -> None:
     parser = commands.add_parser(
         "gradients", help="plot how gradients vanish or explode through time, per cell",
+        epilog="example: kzoo gradients --cells elman-tanh,lstm --steps 50 --out runs/gradients",
         description="Measure ||dh_T/dh_t|| (spectral norm, batch mean) against the distance T-t for several "
                     "cells with Keras's default initialisers; write gradient_flow.png and gradient_flow.csv "
                     "and print the decay rate per step.",

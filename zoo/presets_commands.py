@@ -16,7 +16,7 @@ def _models(args: argparse.Namespace) -> int:
 def register(commands, bench, train, sample) -> None:
     """Add ``models`` to the top-level commands."""
     parser = commands.add_parser(
-        "models", help="list the bundled pretrained presets",
+        "models", help="list the bundled pretrained presets", epilog="example: kzoo models --kind t2i",
         description="List the pretrained presets bundled with kzoo: name, kind, size, key metrics and description. "
                     "Load one with zoo.load(NAME), or pass its name as --model to `kzoo generate` (t2i) or "
                     "`kzoo sample charlm` (charlm).",

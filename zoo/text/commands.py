@@ -77,10 +77,12 @@ def register(commands, bench, train, sample) -> None:
     """Add ``charlm`` and ``seq2seq`` to the ``train`` and ``sample`` groups."""
     fmt = argparse.ArgumentDefaultsHelpFormatter
 
-    lm = train.add_parser("charlm", help="train a character language model on a text file",
-                          description="Train a character-level LSTM/GRU/Elman language model on a text file "
-                                      "(last 10%% = validation); checkpoints every epoch and resumes when rerun "
-                                      "with the same --out.", formatter_class=fmt)
+    lm = train.add_parser(
+        "charlm", epilog="example: kzoo train charlm --text ../shared/data/tinyshakespeare/input.txt --out runs/charlm",
+        help="train a character language model on a text file",
+        description="Train a character-level LSTM/GRU/Elman language model on a text file "
+            "(last 10%% = validation); checkpoints every epoch and resumes when rerun "
+            "with the same --out.", formatter_class=fmt)
     lm.add_argument("--text", required=True, metavar="FILE", help="UTF-8 training text")
     lm.add_argument("--epochs", type=positive_int, default=10, help="total epochs (a rerun continues up to it)")
     lm.add_argument("--units", type=positive_int, default=256, help="hidden units per recurrent layer")
@@ -96,10 +98,12 @@ def register(commands, bench, train, sample) -> None:
     add_out(lm, "runs/charlm", "model, checkpoints and metrics")
     lm.set_defaults(handler=_train_charlm)
 
-    s2s = train.add_parser("seq2seq", help="train a character encoder-decoder on a generated task",
-                           description="Train a character encoder-decoder (teacher forcing, greedy decoding) "
-                                       "on a generated task and report exact match on 2,000 held-out examples.",
-                           formatter_class=fmt)
+    s2s = train.add_parser(
+        "seq2seq", epilog="example: kzoo train seq2seq --task dates --out runs/dates",
+        help="train a character encoder-decoder on a generated task",
+        description="Train a character encoder-decoder (teacher forcing, greedy decoding) "
+            "on a generated task and report exact match on 2,000 held-out examples.",
+        formatter_class=fmt)
     s2s.add_argument("--task", choices=("dates",), default="dates", help="generated task")
     s2s.add_argument("--epochs", type=positive_int, default=4, help="total epochs (a rerun continues up to it)")
     s2s.add_argument("--examples", type=positive_int, default=40000, help="generated training examples")
@@ -111,9 +115,11 @@ def register(commands, bench, train, sample) -> None:
     add_out(s2s, "runs/seq2seq", "model, checkpoints and metrics")
     s2s.set_defaults(handler=_train_seq2seq)
 
-    lm_sample = sample.add_parser("charlm", help="generate text from a character language model",
-                                  description="Continue --prime with sampled characters and print the text.",
-                                  formatter_class=fmt)
+    lm_sample = sample.add_parser(
+        "charlm", epilog="example: kzoo sample charlm --model charlm-shakespeare --prime ROMEO:",
+        help="generate text from a character language model",
+        description="Continue --prime with sampled characters and print the text.",
+        formatter_class=fmt)
     lm_sample.add_argument("--model", required=True, metavar="REF",
                            help="a preset name (`kzoo models`, e.g. charlm-shakespeare), the --out of `kzoo train "
                                 "charlm`, a preset directory, a .keras file or a URL (with --sha256)")
@@ -124,9 +130,11 @@ def register(commands, bench, train, sample) -> None:
     lm_sample.add_argument("--seed", type=non_negative_int, default=None, help="random seed of the sampling")
     lm_sample.set_defaults(handler=_sample_charlm)
 
-    s2s_sample = sample.add_parser("seq2seq", help="translate strings with a character encoder-decoder",
-                                   description="Print the greedy output of each input string, one per line.",
-                                   formatter_class=fmt)
+    s2s_sample = sample.add_parser(
+        "seq2seq", epilog="example: kzoo sample seq2seq --model runs/dates \"june 3, 1999\"",
+        help="translate strings with a character encoder-decoder",
+        description="Print the greedy output of each input string, one per line.",
+        formatter_class=fmt)
     s2s_sample.add_argument("--model", required=True, metavar="DIR", help="the --out of `kzoo train seq2seq`")
     s2s_sample.add_argument("texts", nargs="+", metavar="TEXT", help="input strings, e.g. \"nov 22, 2026\"")
     s2s_sample.set_defaults(handler=_sample_seq2seq)
