@@ -37,9 +37,7 @@ def load_images(dataset: str = "mnist", data_dir: str | os.PathLike | None = Non
         from zoo.data import idx, paths
 
         if data_dir is None:
-            shared = paths.shared_data_dir()
-            if shared is not None and (shared / dataset).is_dir():
-                data_dir = shared / dataset
+            data_dir = paths.default_data_dir(dataset)
         images, labels = idx.load_mnist_like(dataset, data_dir=data_dir, split=split)
         images = images / 255.0
     images, labels = images[:limit], labels[:limit]

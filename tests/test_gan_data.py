@@ -527,7 +527,8 @@ def test_mnist_pipeline_matches_examples(shared_data_dir):
     assert [c.decode() for c in batch["caption"].numpy()] == examples.captions
 
 
-def test_bad_arguments():
+def test_bad_arguments(tmp_path, monkeypatch):
+    monkeypatch.setenv("KZOO_SHARED_DATA", str(tmp_path))  # an empty shared data folder
     with pytest.raises(ValueError, match="unknown dataset 'cifar'; choose one of shapes, mnist, fashion_mnist, "
                                          "flowers102"):
         gd.load_examples("cifar")
@@ -543,3 +544,21 @@ def test_bad_arguments():
         gd.make_dataset("shapes", limit=10)
     with pytest.raises(ValueError, match="takes no data_dir"):
         gd.load_examples("shapes", data_dir="/tmp")
+
+
+def test_file_backed_sets_default_to_the_shared_data_folder(tmp_path, monkeypatch):
+    """Without data_dir, MNIST is read from $KZOO_SHARED_DATA/mnist when that folder exists (as `kzoo train rbm`
+    does), and flowers102 from $KZOO_SHARED_DATA/oxford_flowers102."""
+    from tests.test_idx import write_split
+    from zoo.data import paths
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (5, 28, 28)).astype(np.uint8)
+    (tmp_path / "mnist").mkdir()
+    write_split(tmp_path / "mnist", "test", images, np.arange(5, dtype=np.uint8))
+    monkeypatch.setenv(paths.ENV_VAR, str(tmp_path))
+    monkeypatch.setenv("KZOO_CACHE", str(tmp_path / "cache"))
+    examples = gd.load_examples("mnist", "test", image_size=28)
+    np.testing.assert_array_equal(examples.images[..., 0], images)
+    with pytest.raises(ValueError, match=r"flowers102 needs data_dir.*KZOO_SHARED_DATA"):
+        gd.load_examples("flowers102", "test", image_size=32)

@@ -180,12 +180,19 @@ def test_generate_with_hostile_captions_is_defined(gan):
 
 
 def test_kzoo_generate_with_hostile_captions(saved_gan, tmp_path, capsys):
-    captions = ["   ", "a\x00b", "x" * 100_000, "🌸 \ud800 \ufffd", ""]
+    """NUL, 10^5 characters, emoji and a lone surrogate draw (with warnings for what the model cannot read);
+    an empty or blank caption is refused in one line before anything is written."""
+    captions = ["a\x00b", "x" * 100_000, "🌸 \ud800 \ufffd"]
     output = tmp_path / "grid.png"
-    assert main(["generate", "--model", str(saved_gan), *captions, "--n", "2", "-o", str(output)]) == 0
+    with pytest.warns(UserWarning):
+        assert main(["generate", "--model", str(saved_gan), *captions, "--n", "2", "-o", str(output)]) == 0
     assert "wrote" in capsys.readouterr().out
     assert np.asarray(Image.open(output)).shape[0] == len(captions) * 18 + 2  # one 16 px row per caption
     assert listing(tmp_path) == ["grid.png"], "no temporary files left"
+    for blank in ("   ", ""):
+        assert main(["generate", "--model", str(saved_gan), "a flower", blank, "-o", str(tmp_path / "b.png")]) == 2
+        assert "caption 2 is empty" in one_line_error(capsys)
+    assert listing(tmp_path) == ["grid.png"]
 
 
 # ------------------------------------------------------------------------------ flowers: archive, images, files

@@ -63,7 +63,8 @@ def check_data_dir(data_dir) -> Path:
     """``data_dir`` as a Path; FileNotFoundError naming every missing official file and where to get it."""
     if data_dir is None:
         raise ValueError("flowers102 needs data_dir: the folder that holds "
-                         f"{', '.join(REQUIRED_FILES)} (download them from {URL})")
+                         f"{', '.join(REQUIRED_FILES)} (download them from {URL}), unless the shared data folder "
+                         "($KZOO_SHARED_DATA) holds them in oxford_flowers102/")
     directory = Path(data_dir).expanduser()
     if not directory.is_dir():
         raise FileNotFoundError(f"flowers102 data folder {directory} not found; it should hold "

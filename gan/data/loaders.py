@@ -8,6 +8,8 @@ from gan.data.examples import Examples, check_image_size, check_split
 from zoo.validation import check_int
 
 DATASETS = ("shapes", "mnist", "fashion_mnist", "flowers102")
+# The folder of each file-backed dataset in the shared data folder (zoo.data.paths).
+SHARED_FOLDERS = {"mnist": "mnist", "fashion_mnist": "fashion_mnist", "flowers102": "oxford_flowers102"}
 
 # Reed et al. load flowers at 76x76 and crop 64x64; other sizes keep the ratio.
 AUGMENT_LOAD_RATIO = 76 / 64
@@ -46,6 +48,10 @@ def load_raw(name, split="train", image_size=64, seed=0, data_dir=None, captions
         if data_dir is not None:
             raise ValueError("the shapes dataset is generated, it takes no data_dir; drop it")
         return shapes_examples(limit, split, image_size, seed)
+    if data_dir is None:  # the shared data folder ($KZOO_SHARED_DATA) when it holds the set
+        from zoo.data.paths import default_data_dir
+
+        data_dir = default_data_dir(SHARED_FOLDERS[name])
     if name == "flowers102":
         from gan.data.flowers import load_flowers102
 

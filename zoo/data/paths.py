@@ -44,3 +44,10 @@ def find_shared_data(name: str | os.PathLike) -> Path:
             f"(set {ENV_VAR} to the folder that holds the shared datasets)"
         )
     return path
+
+
+def default_data_dir(name: str) -> Path | None:
+    """``<shared data>/name`` when that folder exists (the default ``data_dir`` of the loaders that read the
+    shared datasets), else ``None``."""
+    shared = shared_data_dir()
+    return shared / name if shared is not None and (shared / name).is_dir() else None
