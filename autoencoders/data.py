@@ -34,11 +34,11 @@ def load_images(dataset: str = "mnist", data_dir: str | os.PathLike | None = Non
         part = slice(None, DIGITS_TRAIN) if split == "train" else slice(DIGITS_TRAIN, None)
         images, labels = images[part], labels[part]
     else:
-        from zoo.data import idx, paths
+        from zoo.data import mnist, paths
 
         if data_dir is None:
             data_dir = paths.default_data_dir(dataset)
-        images, labels = idx.load_mnist_like(dataset, data_dir=data_dir, split=split)
+        images, labels = mnist.load_mnist_like(dataset, data_dir=data_dir, split=split)
         images = images / 255.0
     images, labels = images[:limit], labels[:limit]
     source = f"{dataset} {split} images" + (f" from {data_dir}" if data_dir is not None else "")

@@ -81,9 +81,9 @@ def _evaluate_t2i(args: argparse.Namespace) -> int:
     result = evaluate_t2i(args.model, seed=args.seed, samples=args.samples, dataset=args.dataset,
                           data_dir=args.data_dir, captions_dir=args.captions_dir)
     if result.get("dataset") == "flowers102":  # the table for people, on stderr; stdout stays one JSON
-        from gan.flowers_metrics import format_summary
+        from gan.metrics import format_flowers_summary
 
-        print(format_summary(result), file=sys.stderr)
+        print(format_flowers_summary(result), file=sys.stderr)
     print(json.dumps(result, indent=2))
     return 0
 

@@ -1,5 +1,5 @@
-"""The flowers evaluation (gan.flowers_metrics): its parts against closed forms, and `evaluate_t2i` end to end on
-an untrained model and a tiny data folder in the official layout."""
+"""The flowers evaluation (gan.metrics.evaluate_flowers): its parts against closed forms, and `evaluate_t2i` end
+to end on an untrained model and a tiny data folder in the official layout."""
 
 import json
 from functools import partial
@@ -7,7 +7,7 @@ from functools import partial
 import numpy as np
 import pytest
 
-from gan import flowers_metrics as fm
+from gan import metrics as fm
 from tests.test_flower_colours import drawn_flower
 from tests.test_gan_data import tiny_flowers  # noqa: F401  (a pytest fixture)
 
@@ -38,8 +38,8 @@ def test_colour_accuracy_of_drawn_flowers_in_both_value_ranges():
     images = np.stack([drawn_flower((130, 60, 160), (250, 220, 40)), drawn_flower((210, 25, 35), (20, 15, 20))])
     petal = [COLOUR_NAMES.index("purple"), COLOUR_NAMES.index("blue")]  # the second asks for the wrong petal
     centre = [COLOUR_NAMES.index("yellow"), COLOUR_NAMES.index("black")]
-    assert fm.colour_accuracy(images, petal, centre) == {"petal": 0.5, "centre": 1.0, "both": 0.5}
-    assert fm.colour_accuracy(images / 127.5 - 1.0, petal, centre)["petal"] == 0.5
+    assert fm.flower_colour_accuracy(images, petal, centre) == {"petal": 0.5, "centre": 1.0, "both": 0.5}
+    assert fm.flower_colour_accuracy(images / 127.5 - 1.0, petal, centre)["petal"] == 0.5
 
 
 def test_evaluate_t2i_on_flowers_end_to_end(tiny_flowers, tmp_path, monkeypatch):  # noqa: F811
@@ -67,6 +67,6 @@ def test_evaluate_t2i_on_flowers_end_to_end(tiny_flowers, tmp_path, monkeypatch)
             assert 0.0 <= group[key] <= 1.0
         assert group["judge_top1"] <= group["judge_top5"]
         assert group["diversity_ratio"] is None or group["diversity_ratio"] >= 0
-    table = fm.format_summary(result)
-    assert table.count("\n") == len(fm.SUMMARY_ROWS) + 1 and "| petal colour | " in table
+    table = fm.format_flowers_summary(result)
+    assert table.count("\n") == len(fm.FLOWERS_SUMMARY_ROWS) + 1 and "| petal colour | " in table
     json.dumps(result)

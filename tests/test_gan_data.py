@@ -469,7 +469,7 @@ def test_reed_split_is_the_published_one(shared_data_dir):
 
 
 def test_pixel_captions_on_real_flowers(shared_data_dir, tmp_path):
-    """In-process pixel captions (prepared=False) of a few real images: ten captions each, in the colours that
+    """Pixel captions of a few real images, measured in the process: ten captions each, in the colours that
     the extractor measures on the same image, with the class name in the templates that name it."""
     from gan.data.flower_captions import TRAINING_TEMPLATES
     from gan.data.flower_colours import COLOUR_NAMES, flower_colours
@@ -477,7 +477,7 @@ def test_pixel_captions_on_real_flowers(shared_data_dir, tmp_path):
     directory = shared_data_dir / "oxford_flowers102"
     if not directory.is_dir():
         pytest.skip(f"{directory} not found")
-    examples = flowers.load_flowers102(directory, "test", 64, limit=6, cache_dir=tmp_path / "cache", prepared=False)
+    examples = flowers.load_flowers102(directory, "test", 64, limit=6, cache_dir=tmp_path / "cache")
     assert set(examples.labels) == {"class", "petal", "centre"}
     for index, group in enumerate(examples.caption_groups):
         petal, centre = (COLOUR_NAMES[examples.labels[key][index]] for key in ("petal", "centre"))

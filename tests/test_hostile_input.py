@@ -39,6 +39,7 @@ from PIL import Image
 from gan.data import flowers
 from zoo.cli import main
 from zoo.data import idx
+from zoo.data import mnist as zoo_mnist
 from zoo.text import CharVocab
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -708,7 +709,7 @@ def nan_images(monkeypatch):
         images[3, 2, 2], images[7, 0, 1] = np.nan, np.inf
         return images, np.arange(20, dtype=np.uint8) % 10
 
-    monkeypatch.setattr(idx, "load_mnist_like", fake_load)
+    monkeypatch.setattr(zoo_mnist, "load_mnist_like", fake_load)
 
 
 @pytest.mark.parametrize("command", [["train", "rbm", "--hidden", "4"],

@@ -6,7 +6,7 @@ import struct
 import numpy as np
 import pytest
 
-from zoo.data import idx
+from zoo.data import idx, mnist
 
 
 def write_idx(path, array, code=0x08, compress=None):
@@ -96,7 +96,7 @@ def test_load_idx_dataset(tmp_path):
     np.testing.assert_array_equal(read_images, images)
     np.testing.assert_array_equal(read_labels, labels)
     assert read_images.dtype == np.uint8 and read_labels.dtype == np.uint8
-    read_images, _ = idx.load_mnist_like("fashion_mnist", data_dir=tmp_path, split="test")
+    read_images, _ = mnist.load_mnist_like("fashion_mnist", data_dir=tmp_path, split="test")
     np.testing.assert_array_equal(read_images, images)
 
 
@@ -118,7 +118,7 @@ def test_load_idx_dataset_errors(tmp_path):
 
 def test_load_mnist_like_validates_name(tmp_path):
     with pytest.raises(ValueError, match="name must be one of mnist, fashion_mnist"):
-        idx.load_mnist_like("cifar10", data_dir=tmp_path)
+        mnist.load_mnist_like("cifar10", data_dir=tmp_path)
 
 
 @pytest.mark.parametrize("name, first_label", [("mnist", 7), ("fashion_mnist", 9)])

@@ -33,19 +33,25 @@ def test_prepared_flowers_hold_reeds_split_colours_and_both_caption_sets(tiny_fl
         assert all(petal.encode() in caption for caption in example["heldout_captions"])
 
 
-def test_load_flowers102_reads_the_prepared_shards(tiny_flowers, tmp_path):  # noqa: F811
-    from gan.data import flowers
+def test_the_prepared_shards_give_what_load_flowers102_gives(tiny_flowers, tmp_path):  # noqa: F811
+    """gan.data.tfds_flowers.load_prepared (what training reads, through load_examples) against the loader that
+    decodes and measures in the process."""
+    from gan.data import flowers, load_examples
+    from gan.data.tfds_flowers import load_prepared
 
-    prepared = flowers.load_flowers102(tiny_flowers, "train", 32, cache_dir=tmp_path / "cache")
+    prepared = load_prepared(tiny_flowers, "train", 32, cache_dir=tmp_path / "cache")
     assert (tmp_path / "cache" / "tfds").is_dir()
-    direct = flowers.load_flowers102(tiny_flowers, "train", 32, cache_dir=tmp_path / "cache", prepared=False)
+    direct = flowers.load_flowers102(tiny_flowers, "train", 32, cache_dir=tmp_path / "cache")
     np.testing.assert_array_equal(prepared.ids, direct.ids)
     for key in ("class", "petal", "centre"):
         np.testing.assert_array_equal(prepared.labels[key], direct.labels[key])
     assert prepared.caption_groups == direct.caption_groups and prepared.captions == direct.captions
     # the images went through PNG, losslessly
     np.testing.assert_array_equal(prepared.images, direct.images)
-    subset = flowers.load_flowers102(tiny_flowers, "train", 32, cache_dir=tmp_path / "cache", limit=3, seed=4)
+    subset = load_prepared(tiny_flowers, "train", 32, cache_dir=tmp_path / "cache", limit=3, seed=4)
     assert len(subset) == 3 and set(subset.ids) <= set(prepared.ids)
     assert list(subset.ids) == list(flowers.subset_ids(prepared.ids, 3, 4))
     json.dumps(subset.captions)  # plain str, not bytes
+    through_the_pipeline = load_examples("flowers102", "train", 32, data_dir=tiny_flowers, cache_dir=tmp_path / "cache")
+    np.testing.assert_array_equal(through_the_pipeline.ids, prepared.ids)
+    assert through_the_pipeline.caption_groups == prepared.caption_groups

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tests.test_idx import write_idx, write_split
-from zoo.data import idx
+from zoo.data import idx, mnist
 
 tfds = pytest.importorskip("tensorflow_datasets")
 
@@ -38,7 +38,7 @@ def test_tfds_load_by_name_gives_mnists_examples_in_file_order(tmp_path):
 def test_load_mnist_like_reads_through_the_prepared_shards(tmp_path, monkeypatch):
     monkeypatch.setenv("KZOO_CACHE", str(tmp_path / "cache"))
     manual = make_manual_dir(tmp_path / "manual", counts=(("test", 12),))  # a folder may hold one split only
-    images, labels = idx.load_mnist_like("mnist", data_dir=manual, split="test")
+    images, labels = mnist.load_mnist_like("mnist", data_dir=manual, split="test")
     expected_images, expected_labels = idx.load_idx_dataset(manual, "test")
     np.testing.assert_array_equal(images, expected_images)
     np.testing.assert_array_equal(labels, expected_labels)
@@ -46,18 +46,18 @@ def test_load_mnist_like_reads_through_the_prepared_shards(tmp_path, monkeypatch
     prepared = list((tmp_path / "cache" / "tfds").glob("*/idx_mnist/mnist/1.0.0/dataset_info.json"))
     assert len(prepared) == 1
     images[:] = 0  # a copy: the next read is unchanged
-    np.testing.assert_array_equal(idx.load_mnist_like("mnist", data_dir=manual, split="test")[0], expected_images)
+    np.testing.assert_array_equal(mnist.load_mnist_like("mnist", data_dir=manual, split="test")[0], expected_images)
     with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte.gz"):
-        idx.load_mnist_like("mnist", data_dir=manual, split="train")
+        mnist.load_mnist_like("mnist", data_dir=manual, split="train")
 
 
 def test_changed_files_are_prepared_again(tmp_path, monkeypatch):
     monkeypatch.setenv("KZOO_CACHE", str(tmp_path / "cache"))
     manual = make_manual_dir(tmp_path / "manual", counts=(("test", 5),), seed=1)
-    first, _ = idx.load_mnist_like("mnist", data_dir=manual, split="test")
+    first, _ = mnist.load_mnist_like("mnist", data_dir=manual, split="test")
     changed = np.full((5, 28, 28), 7, np.uint8)
     write_idx(manual / idx.SPLIT_FILES["test"][0], changed)
-    second, _ = idx.load_mnist_like("mnist", data_dir=manual, split="test")
+    second, _ = mnist.load_mnist_like("mnist", data_dir=manual, split="test")
     np.testing.assert_array_equal(second, changed)
     assert not np.array_equal(first, second)
     assert len(list((tmp_path / "cache" / "tfds").iterdir())) == 2
@@ -68,4 +68,4 @@ def test_corrupt_file_is_named(tmp_path, monkeypatch):
     manual = make_manual_dir(tmp_path / "manual", counts=(("test", 4),))
     write_idx(manual / idx.SPLIT_FILES["test"][1], np.zeros(5, np.uint8))
     with pytest.raises(ValueError, match="4 images, 5 labels"):
-        idx.load_mnist_like("mnist", data_dir=manual, split="test")
+        mnist.load_mnist_like("mnist", data_dir=manual, split="test")

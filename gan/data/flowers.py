@@ -315,7 +315,7 @@ PREPARED_IMAGE_SIZES = (32, 38, 64, 76)  # 38 and 76: the load sizes of augmente
 
 def load_flowers102(data_dir, split: str = "train", image_size: int = 64, captions_dir=None,
                     limit: int | None = None, seed: int = 0, cache_dir=None, protocol: str = "reed2016",
-                    captions: str = "pixels", prepared: bool = True) -> Examples:
+                    captions: str = "pixels") -> Examples:
     """The images of ``split`` as :class:`Examples` (labels ``class`` 0..101, ``class_names`` the 102 names).
 
     ``protocol``: ``"reed2016"`` (default) splits by class as Reed et al. did (:data:`REED_CLASSES`: train is all
@@ -323,10 +323,10 @@ def load_flowers102(data_dir, split: str = "train", image_size: int = 64, captio
     Captions: Reed et al.'s ``text_c10`` files when ``captions_dir`` is given; otherwise ``captions="pixels"``, ten
     captions per image from its class name and the petal and centre colours measured in it
     (:mod:`gan.data.flower_colours`, :mod:`gan.data.flower_captions`; labels ``petal`` and ``centre`` hold the
-    colours' indices in ``COLOUR_NAMES``), or ``"class"``, captions from the class name alone. With pixel captions
-    and ``prepared`` (the default), the images, colours and captions are read from the ``captioned_flowers102``
-    TFDS builder (:mod:`gan.data.tfds_flowers`), prepared once into kzoo's cache, instead of decoding the archive
-    and measuring every image on each run.
+    colours' indices in ``COLOUR_NAMES``), or ``"class"``, captions from the class name alone. This function
+    decodes the archive and measures every image (minutes for all of them);
+    :func:`gan.data.tfds_flowers.load_prepared` gives the same examples from the ``captioned_flowers102`` TFDS
+    dataset, prepared once into kzoo's cache, and is what training reads.
 
     ``limit`` keeps a seeded random subset of that many images (all when ``None``). Images that cannot be
     decoded (truncated, corrupt, not an image, more than 8 bits per channel: see :func:`decode_image`) are
@@ -342,11 +342,6 @@ def load_flowers102(data_dir, split: str = "train", image_size: int = 64, captio
         raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
     if captions not in CAPTION_SOURCES:
         raise ValueError(f"captions must be one of {', '.join(CAPTION_SOURCES)}, got {captions!r}")
-    if (captions_dir is None and captions == "pixels" and prepared and protocol == "reed2016"
-            and image_size in PREPARED_IMAGE_SIZES):
-        from gan.data.tfds_flowers import load_prepared
-
-        return load_prepared(directory, split, image_size, limit, seed, cache_dir)
     captions_key = None if captions_dir is None else str(Path(captions_dir).expanduser().resolve())
     stamp = tuple((path.stat().st_size, path.stat().st_mtime_ns) for path in sorted(directory.glob("*.*")))
     cached = _load(str(directory.resolve()), stamp, split, image_size, captions_key, limit, seed,

@@ -53,10 +53,17 @@ def load_raw(name, split="train", image_size=64, seed=0, data_dir=None, captions
 
         data_dir = default_data_dir(SHARED_FOLDERS[name])
     if name == "flowers102":
-        from gan.data.flowers import load_flowers102
+        from gan.data.flowers import PREPARED_IMAGE_SIZES, load_flowers102
 
-        return load_flowers102(data_dir, split, load_size(name, image_size, augment), captions_dir=captions_dir,
-                               limit=limit, seed=seed, cache_dir=cache_dir, **flowers_options)
+        size = load_size(name, image_size, augment)
+        if (captions_dir is None and not flowers_options.keys() - {"protocol", "captions"}
+                and flowers_options.get("protocol", "reed2016") == "reed2016"
+                and flowers_options.get("captions", "pixels") == "pixels" and size in PREPARED_IMAGE_SIZES):
+            from gan.data.tfds_flowers import load_prepared  # the same examples, measured once, not every run
+
+            return load_prepared(data_dir, split, size, limit, seed, cache_dir)
+        return load_flowers102(data_dir, split, size, captions_dir=captions_dir, limit=limit, seed=seed,
+                               cache_dir=cache_dir, **flowers_options)
     from gan.data.mnist import load_mnist_like
 
     return load_mnist_like(name, split, data_dir, limit=limit, seed=seed)

@@ -19,7 +19,7 @@ def load_mnist_like(name: str, split: str = "train", data_dir=None, limit: int |
     ``data_dir`` holds the four IDX files (``train-images-idx3-ubyte.gz`` ...); without it TensorFlow Datasets
     downloads the set. ``limit`` keeps a seeded random subset of that many images.
     """
-    from zoo.data.idx import load_mnist_like as read
+    from zoo.data.mnist import load_mnist_like as read
 
     if name not in NAMES:
         raise ValueError(f"name must be one of {', '.join(NAMES)}, got {name!r}")

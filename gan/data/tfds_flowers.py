@@ -14,8 +14,9 @@ number), the centred square ``image``, the class ``label`` (0..101) and ``class_
 ``centre_colour`` measured by :mod:`gan.data.flower_colours`, the ten training ``captions`` and the
 ``heldout_captions`` (phrasings never used in training) of :mod:`gan.data.flower_captions`.
 
-:func:`load_prepared` is how :func:`gan.data.flowers.load_flowers102` reads it: prepared once into kzoo's cache
-(keyed by the data files' sizes and times), then read from the shards.
+:func:`load_prepared` gives what :func:`gan.data.flowers.load_flowers102` gives for Reed et al.'s split with pixel
+captions, read from this dataset: prepared once into kzoo's cache (keyed by the data files' sizes and times), then
+read from the shards. Training reads it this way (:func:`gan.data.load_examples`).
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ class CaptionedFlowers102(tfds.core.GeneratorBasedBuilder):
         from gan.data.flowers import load_flowers102
 
         examples = load_flowers102(manual_dir, split, self.builder_config.image_size, protocol="reed2016",
-                                   captions="pixels", prepared=False, cache_dir=self._extraction_dir)
+                                   captions="pixels", cache_dir=self._extraction_dir)
         names = examples.class_names
         for index, image_id in enumerate(examples.ids):
             label = int(examples.labels["class"][index])

@@ -123,26 +123,3 @@ def load_idx_dataset(directory: str | os.PathLike, split: str = "train") -> tupl
     if len(images) != len(labels):
         raise ValueError(f"IDX files {paths[0]} and {paths[1]} disagree: {len(images)} images, {len(labels)} labels")
     return images, labels
-
-
-def load_mnist_like(name: str, data_dir: str | os.PathLike | None = None,
-                    split: str = "train") -> tuple[np.ndarray, np.ndarray]:
-    """MNIST or Fashion-MNIST ``split`` as (images uint8 [n, 28, 28], labels uint8 [n]).
-
-    With ``data_dir`` the IDX files in that folder are read through their TensorFlow Datasets builder
-    (:func:`zoo.data.tfds_idx.load_prepared`: prepared once into kzoo's cache, then read from its shards); without
-    it TensorFlow Datasets' own ``tfds.load(name, split=split)`` is used, which downloads on first use.
-    """
-    if name not in TFDS_NAMES:
-        raise ValueError(f"name must be one of {', '.join(TFDS_NAMES)}, got {name!r}")
-    if split not in SPLIT_FILES:
-        raise ValueError(f"split must be one of {', '.join(SPLIT_FILES)}, got {split!r}")
-    if data_dir is not None:
-        from zoo.data.tfds_idx import load_prepared
-
-        return load_prepared(name, data_dir, split)
-    import tensorflow_datasets as tfds
-
-    dataset = tfds.load(name, split=split, as_supervised=True, batch_size=-1)
-    images, labels = tfds.as_numpy(dataset)
-    return images[..., 0].astype(np.uint8), labels.astype(np.uint8)
