@@ -1,5 +1,6 @@
 """Tests of zoo.text.CharLanguageModel: incremental sampling, metrics, saving, data windows, training."""
 
+import json
 import math
 
 import keras
@@ -165,6 +166,10 @@ def test_resumed_training_sees_the_same_batches_and_ends_with_the_same_weights(t
     train_charlm(text, tmp_path / "resumed", epochs=1, **settings)
     metrics = train_charlm(text, tmp_path / "resumed", epochs=2, **settings)
     assert metrics["epochs_trained_now"] == [1]
+    history = json.loads((tmp_path / "resumed" / "history.json").read_text())
+    chars = sum(epoch["chars_per_s"] * epoch["seconds"] for epoch in history)
+    assert metrics["chars_per_s"] == pytest.approx(chars / sum(epoch["seconds"] for epoch in history))
+    assert metrics["last_epoch_chars_per_s"] == history[-1]["chars_per_s"]  # the run's figure is the first one
     whole, resumed = load_charlm(tmp_path / "whole"), load_charlm(tmp_path / "resumed")
     for a, b in zip(whole.get_weights(), resumed.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

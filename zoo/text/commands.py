@@ -81,7 +81,7 @@ def register(commands, bench, train, sample) -> None:
         "charlm", epilog="example: kzoo train charlm --text ../shared/data/tinyshakespeare/input.txt --out runs/charlm",
         help="train a character language model on a text file",
         description="Train a character-level LSTM/GRU/Elman language model on a text file "
-            "(last 10%% = validation); checkpoints every epoch and resumes when rerun "
+            "(last 10% = validation); checkpoints every epoch and resumes when rerun "
             "with the same --out.", formatter_class=fmt)
     lm.add_argument("--text", required=True, metavar="FILE", help="UTF-8 training text")
     lm.add_argument("--epochs", type=positive_int, default=10, help="total epochs (a rerun continues up to it)")

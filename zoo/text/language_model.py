@@ -432,7 +432,10 @@ def _charlm_metrics(out, done, seconds, vocab, model) -> dict:
         "val_nats_per_char": last["val_nats_per_char"],
         "val_bits_per_char": last["val_bits_per_char"],
         "train_nats_per_char": last["nats_per_char"],
-        "chars_per_s": last["chars_per_s"],
+        # over every epoch of the run (resumed ones included), not the last epoch's
+        "chars_per_s": (sum(h["chars_per_s"] * h["seconds"] for h in history)
+                        / max(sum(h["seconds"] for h in history), 1e-9)),
+        "last_epoch_chars_per_s": last["chars_per_s"],
         "seconds": seconds,
         "vocab_size": vocab.size,
         "parameters": int(model.count_params()),
