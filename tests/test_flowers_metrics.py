@@ -44,18 +44,11 @@ def test_colour_accuracy_of_drawn_flowers_in_both_value_ranges():
 
 def test_evaluate_t2i_on_flowers_end_to_end(tiny_flowers, tmp_path, monkeypatch):  # noqa: F811
     from gan import metrics
-    from gan.model import TextToImageGAN
-    from zoo.text import CharRNNEncoder, CharVocab
+    from tests.test_gan_metrics import saved_run
 
     monkeypatch.setenv("KZOO_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(metrics, "retrieval_embedding", partial(metrics.retrieval_embedding, steps=5))
-    encoder = CharRNNEncoder(CharVocab(), embedding_dim=8, cell="gru", units=16, output_dim=24)
-    model = TextToImageGAN(encoder, image_size=32, z_dim=8, text_proj_dim=8, ngf=8, ndf=8, max_length=96)
-    model.compile()
-    run = tmp_path / "run"
-    run.mkdir()
-    model.save(run / "model.keras")
-    (run / "config.json").write_text(json.dumps({"dataset": "flowers102", "data_dir": str(tiny_flowers)}))
+    run = saved_run(tmp_path, {"dataset": "flowers102", "data_dir": str(tiny_flowers)})  # an untrained 32 px model
     result = metrics.evaluate_t2i(run, samples=4)
     assert result["dataset"] == "flowers102" and result["image_size"] == 32
     seen, unseen = result["seen"], result["unseen"]
