@@ -128,3 +128,12 @@ def test_shared_test_split(shared_data_dir, name, first_label):
     assert labels[0] == first_label
     assert np.bincount(labels, minlength=10).min() >= 800
     assert images.max() == 255 and images.min() == 0
+
+
+def test_deprecated_load_mnist_like_still_reads_the_files(tmp_path):
+    images = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+    write_split(tmp_path, "test", images, np.array([3, 4], np.uint8))
+    with pytest.warns(DeprecationWarning, match="zoo.data.mnist.load_mnist_like"):
+        read_images, read_labels = idx.load_mnist_like("mnist", data_dir=tmp_path, split="test")
+    np.testing.assert_array_equal(read_images, images)
+    np.testing.assert_array_equal(read_labels, [3, 4])

@@ -123,3 +123,23 @@ def load_idx_dataset(directory: str | os.PathLike, split: str = "train") -> tupl
     if len(images) != len(labels):
         raise ValueError(f"IDX files {paths[0]} and {paths[1]} disagree: {len(images)} images, {len(labels)} labels")
     return images, labels
+
+
+def load_mnist_like(name: str, data_dir: str | os.PathLike | None = None,
+                    split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """Deprecated: :func:`zoo.data.mnist.load_mnist_like` (which reads a folder through its TFDS builder).
+
+    Kept working as before: the IDX files of ``data_dir`` read directly, or TensorFlow Datasets' own copy.
+    """
+    import warnings
+
+    warnings.warn("zoo.data.idx.load_mnist_like is deprecated and will be removed; use "
+                  "zoo.data.mnist.load_mnist_like", DeprecationWarning, stacklevel=2)
+    if name not in TFDS_NAMES:
+        raise ValueError(f"name must be one of {', '.join(TFDS_NAMES)}, got {name!r}")
+    if data_dir is not None:
+        return load_idx_dataset(data_dir, split)
+    import tensorflow_datasets as tfds
+
+    images, labels = tfds.as_numpy(tfds.load(name, split=split, as_supervised=True, batch_size=-1))
+    return images[..., 0].astype(np.uint8), labels.astype(np.uint8)
