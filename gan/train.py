@@ -46,8 +46,10 @@ SAMPLE_CAPTIONS = {
     "mnist": ["a handwritten digit zero", "the number three written by hand", "a handwritten seven",
               "a handwritten digit nine"],
     "fashion_mnist": ["a photo of a sneaker", "a pair of trousers", "a bag", "an ankle boot"],
-    "flowers102": ["a photo of a sunflower, a kind of flower", "a photo of a pink primrose, a kind of flower",
-                   "a photo of a rose, a kind of flower", "a photo of a lotus, a kind of flower"],
+    "flowers102": ["this flower has small, round violet petals with a dark purple center",
+                   "this flower has white petals and a yellow center",
+                   "a sunflower with yellow petals and a brown center",
+                   "the petals of this flower are red and the center is black"],
 }
 
 
