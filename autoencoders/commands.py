@@ -34,7 +34,9 @@ def _train_rbm(args: argparse.Namespace) -> int:
                         learning_rate=args.learning_rate, binarize=args.binarize, limit=args.limit,
                         sample_steps=args.sample_steps, ais_betas=args.ais_betas, ais_runs=args.ais_runs,
                         seed=args.seed, distribute=args.distribute, devices=args.devices,
-                        deterministic=args.deterministic, verbose=args.verbose)
+                        deterministic=args.deterministic, verbose=args.verbose, force=args.force)
+    if metrics.get("already_finished"):
+        return 0
     print(_summary(metrics, ("test_pseudo_log_likelihood", "log_partition", "test_log_likelihood")))
     print(f"wrote rbm.keras, filters.png, samples.png and metrics.json to {args.out} (load it with "
           f"zoo.load({args.out!r}))")
@@ -49,7 +51,9 @@ def _train_autoencoder(args: argparse.Namespace) -> int:
                                 corruption=args.corruption, level=args.level, epochs=args.epochs,
                                 batch_size=args.batch_size, learning_rate=args.learning_rate, limit=args.limit,
                                 seed=args.seed, distribute=args.distribute, devices=args.devices,
-                                deterministic=args.deterministic, verbose=args.verbose)
+                                deterministic=args.deterministic, verbose=args.verbose, force=args.force)
+    if metrics.get("already_finished"):
+        return 0
     print(_summary(metrics, ("parameters", "test_bce_clean", "test_bce_corrupted")))
     print(f"wrote autoencoder.keras, reconstructions.png and metrics.json to {args.out} (load it with "
           f"zoo.load({args.out!r}))")

@@ -17,7 +17,7 @@ from zoo.distribution import get_strategy, worker_out_dir
 from zoo.images import save_image_grid
 from zoo.io import save_model, write_json
 from zoo.seeding import set_seed
-from zoo.training import RESUMABLE_CHANGES, check_resume, fit_resumable, write_config
+from zoo.training import RESUMABLE_CHANGES, check_resume, finished_run, fit_resumable, write_config
 
 # Settings of the evaluation after training: they may change when a run is resumed.
 EVALUATION_SETTINGS = ("sample_steps", "ais_betas", "ais_runs")
@@ -68,18 +68,21 @@ def gibbs_chain_snapshots(rbm, chains=10, snapshots=10, steps=1000, seed=0) -> n
 
 def train_rbm(out_dir, dataset="mnist", data_dir=None, hidden=500, epochs=10, k=1, persistent=False,
               batch_size=100, learning_rate=0.1, binarize=0.5, limit=None, sample_steps=1000, ais_betas=0,
-              ais_runs=100, seed=0, distribute="none", devices=None, deterministic=False, verbose=1) -> dict:
+              ais_runs=100, seed=0, distribute="none", devices=None, deterministic=False, verbose=1,
+              force=False) -> dict:
     """Train a :class:`~autoencoders.rbm.BernoulliRBM` on ``dataset`` and write into ``out_dir``:
     ``rbm.keras``, ``filters.png`` (one tile per hidden unit), ``samples.png`` (Gibbs chains, one row per
     snapshot), ``metrics.json`` (history, test reconstruction error and pseudo-log-likelihood, seconds per
     epoch, and the test log-likelihood: exact when the smaller layer has ≤ 20 units, else AIS when
     ``ais_betas`` > 0). ``batch_size`` is the global batch (split among the replicas of ``distribute``).
     Rerunning with the same ``out_dir`` resumes (see the module docstring). Returns the metrics."""
-    config = {key: value for key, value in locals().items() if key != "out_dir"}  # the arguments, as given
+    config = {key: value for key, value in locals().items() if key not in ("out_dir", "force")}  # the arguments
     from autoencoders.rbm import BernoulliRBM, base_rate_bias
 
     config["data_dir"] = str(data_dir) if data_dir is not None else None
     check_resume(out_dir, config, (*RESUMABLE_CHANGES, *EVALUATION_SETTINGS))
+    if not force and (done := finished_run(out_dir, config, "rbm", verbose=verbose)) is not None:
+        return done
     strategy = get_strategy(distribute, devices)  # first: a multi-worker strategy configures TF at start-up
     set_seed(seed, deterministic=deterministic)
     train_images, _ = load_images(dataset, data_dir, "train", limit)
@@ -147,18 +150,20 @@ def build_autoencoder(kind, input_shape, architecture="dense", hidden=(256,), co
 def train_autoencoder(out_dir, kind="tied", dataset="mnist", data_dir=None, architecture="dense", hidden=(256,),
                       code_dim=64, corruption="gaussian", level=0.4, epochs=10, batch_size=128,
                       learning_rate=1e-3, limit=None, seed=0, distribute="none", devices=None, deterministic=False,
-                      verbose=1) -> dict:
+                      verbose=1, force=False) -> dict:
     """Train a tied or denoising autoencoder with binary cross-entropy and write into ``out_dir``:
     ``autoencoder.keras``, ``reconstructions.png`` (rows: inputs, corrupted inputs, outputs) and
     ``metrics.json`` (history, test BCE/MSE on clean inputs, and on corrupted ones for a denoising model).
     ``batch_size`` is the global batch. Rerunning with the same ``out_dir`` resumes (see the module docstring)."""
-    config = {key: value for key, value in locals().items() if key != "out_dir"}  # the arguments, as given
+    config = {key: value for key, value in locals().items() if key not in ("out_dir", "force")}  # the arguments
     import keras
 
     from autoencoders.denoising import corrupt
 
     config.update(data_dir=str(data_dir) if data_dir is not None else None, hidden=list(hidden))
     check_resume(out_dir, config)
+    if not force and (done := finished_run(out_dir, config, "autoencoder", verbose=verbose)) is not None:
+        return done
     strategy = get_strategy(distribute, devices)  # first: a multi-worker strategy configures TF at start-up
     set_seed(seed, deterministic=deterministic)
     train_images, _ = load_images(dataset, data_dir, "train", limit)

@@ -53,7 +53,9 @@ def _train_t2i(args: argparse.Namespace) -> int:
                        ndf=args.ndf, distribute=args.distribute, devices=args.devices,
                        deterministic=args.deterministic, limit=args.limit,
                        train_text_encoder=args.pretrain_steps == 0, **chosen)
-    metrics = train_t2i(config, args.out)
+    metrics = train_t2i(config, args.out, force=args.force)
+    if metrics.get("already_finished"):  # said so; `kzoo evaluate t2i --model OUT` evaluates it again
+        return 0
     if metrics.get("stopped"):
         print(f"training stopped early: {metrics['stopped']}")
         return 1

@@ -33,7 +33,7 @@ from gan.recipes import DEFAULT_RECIPE
 from zoo.distribution import agree_across_workers, get_strategy, worker_out_dir
 from zoo.io import atomic_path, save_model, write_json
 from zoo.seeding import set_seed
-from zoo.training import check_resume, fit_resumable, write_config
+from zoo.training import check_resume, finished_run, fit_resumable, write_config
 from zoo.validation import ArgumentError
 
 # The text encoder ψ: a char-RNN reading one direction ("rnn", Reed et al.) or both ("birnn"), or a char-CNN with
@@ -349,10 +349,12 @@ def match_key(label):
     return key
 
 
-def train_t2i(config: T2IConfig, out_dir: str | os.PathLike, verbose: int = 1, callbacks=()) -> dict:
+def train_t2i(config: T2IConfig, out_dir: str | os.PathLike, verbose: int = 1, callbacks=(),
+              force: bool = False) -> dict:
     """Train (or resume) a GAN-INT-CLS model as described in the module docstring; return the metrics.
 
-    ``callbacks`` are extra Keras callbacks for the GAN's ``fit`` (after kzoo's own).
+    ``callbacks`` are extra Keras callbacks for the GAN's ``fit`` (after kzoo's own). A rerun of a finished run
+    returns its metrics without training or writing anything (:func:`zoo.training.finished_run`) unless ``force``.
 
     Under ``config.distribute`` the batch size is the global batch; on a multi-worker cluster every worker runs
     this function and only the chief keeps its files (the others write into a temporary folder)."""
@@ -362,6 +364,8 @@ def train_t2i(config: T2IConfig, out_dir: str | os.PathLike, verbose: int = 1, c
         raise ValueError(f"unknown dataset {config.dataset!r}; choose one of {', '.join(DATASETS)}")
     out_dir = Path(out_dir).expanduser()
     check_resume(out_dir, dataclasses.asdict(config))
+    if not force and (done := finished_run(out_dir, dataclasses.asdict(config), "t2i", verbose=verbose)) is not None:
+        return done
     strategy = get_strategy(config.distribute, config.devices)  # first: multi-worker configures TF
     with worker_out_dir(out_dir, strategy) as out:
         return _train_t2i(config, strategy, out_dir, out, verbose, list(callbacks))

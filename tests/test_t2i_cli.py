@@ -35,8 +35,13 @@ def test_rerun_resumes_and_only_trains_the_new_epochs(trained, capsys):
     metrics = json.loads((trained / "metrics.json").read_text())
     assert metrics["epochs_run_now"] == 1 and metrics["pretrain"] == "loaded"
     assert (trained / "samples" / "epoch_0002.png").is_file()
-    assert main(TINY + ["--epochs", "2", "--out", str(trained)]) == 0
+    before = (trained / "metrics.json").stat().st_mtime_ns
+    assert main(TINY + ["--epochs", "2", "--out", str(trained)]) == 0  # finished: says so, rewrites nothing
+    assert "already holds this run, trained for 2 epochs; nothing to do" in capsys.readouterr().out
+    assert (trained / "metrics.json").stat().st_mtime_ns == before
+    assert main(TINY + ["--epochs", "2", "--force", "--out", str(trained)]) == 0  # --force writes them again
     assert "GAN: already trained for 2 of 2" in capsys.readouterr().out
+    assert (trained / "metrics.json").stat().st_mtime_ns > before
     assert main(TINY + ["--epochs", "2", "--ngf", "16", "--out", str(trained)]) == 2
     assert re.search(r"different settings \(ngf: \d+ -> 16\)", capsys.readouterr().err)
 
@@ -151,7 +156,7 @@ def test_recipe_and_its_flags_reach_the_config(monkeypatch, capsys):
 
     seen = {}
 
-    def fake_train(config, out_dir):
+    def fake_train(config, out_dir, force=False):
         seen["config"] = config
         return {"stopped": None, "images_per_second": 1.0}
 

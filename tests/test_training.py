@@ -96,3 +96,21 @@ def test_a_crashed_run_resumes_to_the_weights_of_an_uninterrupted_one(kind, trai
     assert len(weights[0]) == len(weights[1]) > 0
     for a, b in zip(*weights):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("kind", ["rbm", "autoencoder"])
+def test_a_finished_run_is_not_redone_unless_forced(kind, tmp_path, capsys):
+    from autoencoders.training import train_autoencoder, train_rbm
+
+    train = train_rbm if kind == "rbm" else train_autoencoder
+    settings = dict(dataset="digits", epochs=1, batch_size=64, limit=128)
+    settings.update(dict(hidden=8, sample_steps=2) if kind == "rbm" else dict(hidden=(16,), code_dim=4))
+    first = train(tmp_path, verbose=0, **settings)
+    written = {path.name: path.stat().st_mtime_ns for path in tmp_path.iterdir() if path.is_file()}
+    again = train(tmp_path, verbose=1, **settings)
+    assert "already holds this run, trained for 1 epochs; nothing to do" in capsys.readouterr().out
+    assert again["already_finished"] and {k: v for k, v in again.items() if k != "already_finished"} == first
+    assert {path.name: path.stat().st_mtime_ns for path in tmp_path.iterdir() if path.is_file()} == written
+    forced = train(tmp_path, verbose=0, force=True, **settings)
+    assert "already_finished" not in forced
+    assert (tmp_path / "metrics.json").stat().st_mtime_ns > written["metrics.json"]

@@ -81,8 +81,9 @@ def choice_list(valid: tuple[str, ...]):
 
 
 def add_distribute(parser: argparse.ArgumentParser) -> None:
-    """``--distribute``, ``--devices`` and ``--deterministic``: the flags every ``kzoo train`` subcommand shares
-    (read by :func:`zoo.distribution.get_strategy` and :func:`zoo.seeding.set_seed`)."""
+    """``--distribute``, ``--devices``, ``--deterministic`` and ``--force``: the flags every ``kzoo train``
+    subcommand shares (read by :func:`zoo.distribution.get_strategy`, :func:`zoo.seeding.set_seed` and
+    :func:`zoo.training.finished_run`)."""
     parser.add_argument("--distribute", choices=STRATEGIES, default="none",
                         help="tf.distribute strategy: none (one device), mirrored (the local GPUs, else logical "
                              "CPUs) or multiworker (MultiWorkerMirroredStrategy configured by TF_CONFIG)")
@@ -92,6 +93,9 @@ def add_distribute(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--deterministic", action="store_true",
                         help="deterministic TF ops: a rerun (or a resumed run) with the same seed gives the same "
                              "weights, at some cost in speed")
+    parser.add_argument("--force", action="store_true",
+                        help="when --out already holds this run, finished, evaluate it and write its files again "
+                             "(without it the command says so and exits)")
 
 
 def add_seed(parser: argparse.ArgumentParser) -> None:

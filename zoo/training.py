@@ -60,6 +60,36 @@ def check_resume(out_dir: str | os.PathLike, config: dict, exempt=RESUMABLE_CHAN
                          "output folder")
 
 
+def finished_run(out_dir: str | os.PathLike, config: dict, stage: str = "training", exempt=RESUMABLE_CHANGES,
+                 verbose: int = 1) -> dict | None:
+    """The metrics of the run in ``out_dir`` when it already trained ``config["epochs"]`` epochs with these settings
+    (its ``metrics.json``, with ``"already_finished": True``), else None. A rerun of a finished command returns this
+    instead of training, evaluating and writing its files again; pass ``force`` to the training function to redo
+    them. Says so on stdout when ``verbose``."""
+    out_dir = Path(out_dir).expanduser()
+    config_path, metrics_path = out_dir / CONFIG_FILE, out_dir / METRICS_FILE
+    if not (config_path.is_file() and metrics_path.is_file() and (out_dir / "backup").is_dir()):
+        return None
+    previous = json.loads(config_path.read_text())
+    if changed_settings(previous, json.loads(json.dumps(config)), exempt) or previous.get("epochs") != config.get(
+            "epochs"):
+        return None
+    from zoo.checkpoint import CorruptCheckpoint, ResumableCheckpoint
+
+    checkpoint = ResumableCheckpoint(out_dir / "backup")
+    newest = checkpoint.checkpoints()[:1]
+    if not newest or newest[0][0] < int(config["epochs"]):
+        return None
+    try:
+        checkpoint.read(newest[0][1])  # a damaged newest checkpoint: let the normal path fall back and retrain
+    except CorruptCheckpoint:
+        return None
+    if verbose:
+        print(f"{stage}: {out_dir} already holds this run, trained for {config['epochs']} epochs; nothing to do "
+              "(force=True, or --force on the command line, evaluates and writes its files again)", flush=True)
+    return {**json.loads(metrics_path.read_text()), "already_finished": True}
+
+
 def write_config(out: str | os.PathLike, config: dict) -> Path:
     """The run's settings as ``out/config.json`` (atomically)."""
     return write_json(config, Path(out) / CONFIG_FILE)

@@ -37,7 +37,9 @@ def _train_charlm(args: argparse.Namespace) -> int:
     metrics = train_charlm(args.text, args.out, epochs=args.epochs, units=args.units, layers=args.layers,
                            seq_len=args.seq_len, batch_size=args.batch_size, seed=args.seed,
                            embedding_dim=args.embedding_dim, cell=args.cell, dropout=args.dropout,
-                           learning_rate=args.learning_rate, strategy=strategy)
+                           learning_rate=args.learning_rate, strategy=strategy, force=args.force)
+    if metrics.get("already_finished"):
+        return 0
     print(f"validation: {metrics['val_nats_per_char']:.4f} nats/char, {metrics['val_bits_per_char']:.4f} "
           f"bits/char after {metrics['epochs']} epoch(s); {metrics['chars_per_s']:.0f} chars/s; "
           f"model in {args.out}")
@@ -58,7 +60,9 @@ def _train_seq2seq(args: argparse.Namespace) -> int:
     strategy = _strategy(args)
     metrics = train_seq2seq(task=args.task, out_dir=args.out, epochs=args.epochs, seed=args.seed,
                             n_train=args.examples, batch_size=args.batch_size, units=args.units,
-                            cell=args.cell, strategy=strategy)
+                            cell=args.cell, strategy=strategy, force=args.force)
+    if metrics.get("already_finished"):
+        return 0
     print(f"exact match on {metrics['held_out']} held-out {args.task}: {metrics['exact_match']:.2%} after "
           f"{metrics['epochs']} epoch(s), {metrics['total_train_seconds']:.0f} s of training; model in {args.out}")
     return 0

@@ -26,7 +26,7 @@ from zoo.distribution import get_strategy, worker_out_dir
 from zoo.io import atomic_path, load_model_file, write_json
 from zoo.seeding import set_seed
 from zoo.text.vocab import CharVocab
-from zoo.training import check_resume, fit_resumable, write_config
+from zoo.training import check_resume, finished_run, fit_resumable, write_config
 from zoo.validation import NAME_ONLY, ArgumentError, MissingPathError, check_positive_int, literal
 
 CELLS = {"lstm": "LSTM", "gru": "GRU", "elman": "ElmanRNN"}
@@ -382,7 +382,7 @@ def evaluate_charlm(model, text_path, seq_len=100, batch_size=64, validation_fra
 
 def train_charlm(text_path, out_dir, epochs=10, units=256, layers=2, seq_len=100, batch_size=64, seed=0,
                  embedding_dim=64, cell="lstm", dropout=0.0, learning_rate=2e-3, validation_fraction=0.1,
-                 strategy="none", verbose=1) -> dict:
+                 strategy="none", verbose=1, force=False) -> dict:
     """Train a :class:`CharLanguageModel` on the text file ``text_path``, writing into ``out_dir``.
 
     The vocabulary is every character of the text (case kept); the last ``validation_fraction`` is the
@@ -402,6 +402,8 @@ def train_charlm(text_path, out_dir, epochs=10, units=256, layers=2, seq_len=100
               "learning_rate": learning_rate, "validation_fraction": validation_fraction,
               "text": str(Path(text_path).resolve())}
     check_resume(out_dir, config)
+    if not force and (done := finished_run(out_dir, config, "charlm", verbose=verbose)) is not None:
+        return done
     strategy = get_strategy(strategy)
     with worker_out_dir(out_dir, strategy) as out:
         write_config(out, config)

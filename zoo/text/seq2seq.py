@@ -24,7 +24,7 @@ from zoo.io import load_model_file, write_json
 from zoo.seeding import set_seed
 from zoo.text.language_model import MODEL_FILE, EpochCheckpoint, _check_positive_int, load_history
 from zoo.text.vocab import CharVocab
-from zoo.training import check_resume, fit_resumable, write_config
+from zoo.training import check_resume, finished_run, fit_resumable, write_config
 from zoo.validation import MissingPathError, literal
 
 CELLS = {"lstm": "LSTM", "gru": "GRU", "elman": "ElmanRNN"}
@@ -259,7 +259,7 @@ def load_seq2seq(model_dir) -> CharSeq2Seq:
 
 def train_seq2seq(task="dates", out_dir="runs/seq2seq", epochs=4, seed=0, n_train=40000, n_test=2000,
                   batch_size=64, units=128, embedding_dim=32, cell="lstm", attention=True, learning_rate=3e-3,
-                  bucket_boundaries=(12, 16, 20, 24, 32, 41), strategy="none", verbose=1) -> dict:
+                  bucket_boundaries=(12, 16, 20, 24, 32, 41), strategy="none", verbose=1, force=False) -> dict:
     """Train a :class:`CharSeq2Seq` on a generated task and report exact match on ``n_test`` held-out pairs.
 
     ``dates``: messy dates → ISO (:mod:`zoo.text.dates`); the held-out days never occur in training.
@@ -280,6 +280,8 @@ def train_seq2seq(task="dates", out_dir="runs/seq2seq", epochs=4, seed=0, n_trai
               "batch_size": batch_size, "epochs": epochs, "learning_rate": learning_rate,
               "bucket_boundaries": list(bucket_boundaries)}
     check_resume(out_dir, config)
+    if not force and (done := finished_run(out_dir, config, "seq2seq", verbose=verbose)) is not None:
+        return done
     strategy = get_strategy(strategy)
     with worker_out_dir(out_dir, strategy) as out:
         write_config(out, config)
