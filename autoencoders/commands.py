@@ -60,6 +60,24 @@ def _train_autoencoder(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sample_rbm(args: argparse.Namespace) -> int:
+    from autoencoders.showing import sample_rbm
+
+    result = sample_rbm(args.model, args.output, chains=args.chains, steps=args.steps, snapshots=args.snapshots,
+                        start=args.start, data_dir=args.data_dir, seed=args.seed)
+    print(f"wrote {result['output']} ({result['chains']} chains, {result['sweeps']} Gibbs sweeps)")
+    return 0
+
+
+def _reconstruct_dae(args: argparse.Namespace) -> int:
+    from autoencoders.showing import reconstruct_dae
+
+    result = reconstruct_dae(args.model, args.output, n=args.n, data_dir=args.data_dir, seed=args.seed)
+    print(f"wrote {result['output']} ({result['digits']} digits; binary cross-entropy of the restored ones "
+          f"{result['bce']:.4f})")
+    return 0
+
+
 def _add_data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=DATASETS, default="mnist", help="training images")
     parser.add_argument("--data-dir", metavar="DIR", default=None,
@@ -71,8 +89,44 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", type=non_negative_int, default=1, help="Keras fit verbosity (1: progress bar)")
 
 
+def _register_showing(commands, sample) -> None:
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    data_help = "folder with the MNIST IDX files (default: the shared data folder, else TensorFlow Datasets)"
+    rbm = sample.add_parser(
+        "rbm", help="draw Gibbs chains of a Bernoulli RBM", formatter_class=fmt,
+        epilog="example: kzoo sample rbm --model rbm-mnist --start test -o chains.png",
+        description="Run block-Gibbs chains from noise or from MNIST test digits and write p(v|h) at regular "
+                    "sweeps as a grid: one row per chain, one column per snapshot, each labelled.")
+    rbm.add_argument("--model", default="rbm-mnist", metavar="REF",
+                     help="a preset name, a `kzoo train rbm` output folder or a .keras file")
+    rbm.add_argument("--start", choices=("noise", "test"), default="noise", help="where the chains start")
+    rbm.add_argument("--chains", type=positive_int, default=8, help="chains (rows)")
+    rbm.add_argument("--steps", type=positive_int, default=1000, help="Gibbs sweeps in all")
+    rbm.add_argument("--snapshots", type=positive_int, default=8, help="snapshots (columns after the start)")
+    rbm.add_argument("--data-dir", metavar="DIR", help=data_help)
+    rbm.add_argument("-o", "--output", default="rbm_samples.png", help="image file to write: .png or .jpg")
+    add_seed(rbm)
+    rbm.set_defaults(handler=_sample_rbm)
+
+    reconstruct = commands.add_parser("reconstruct", help="restore corrupted digits with a denoising autoencoder",
+                                      description="Reconstruct with a trained autoencoder.")
+    kinds = reconstruct.add_subparsers(dest="model_kind", metavar="MODEL", required=True)
+    dae = kinds.add_parser(
+        "dae", help="corrupt MNIST test digits and restore them", formatter_class=fmt,
+        epilog="example: kzoo reconstruct dae --model dae-mnist --n 10 -o restored.png",
+        description="Corrupt MNIST test digits with the autoencoder's own corruption and restore them; the grid's "
+                    "rows are clean, corrupted and restored, one column per digit.")
+    dae.add_argument("--model", default="dae-mnist", metavar="REF",
+                     help="a preset name, a `kzoo train autoencoder --kind denoising` folder or a .keras file")
+    dae.add_argument("--n", type=positive_int, default=10, help="digits (columns)")
+    dae.add_argument("--data-dir", metavar="DIR", help=data_help)
+    dae.add_argument("-o", "--output", default="reconstructions.png", help="image file to write: .png or .jpg")
+    add_seed(dae)
+    dae.set_defaults(handler=_reconstruct_dae)
+
+
 def register(commands, bench, train, sample) -> None:
-    """Add ``train rbm`` and ``train autoencoder`` to the ``train`` group of the ``kzoo`` parser."""
+    """Add ``train rbm``, ``train autoencoder``, ``sample rbm`` and ``reconstruct dae`` to the ``kzoo`` parser."""
     rbm = train.add_parser(
         "rbm", help="train a Bernoulli RBM with CD-k or PCD",
         epilog="example: kzoo train rbm --dataset mnist --epochs 2 --out runs/rbm",
@@ -114,3 +168,4 @@ def register(commands, bench, train, sample) -> None:
     add_seed(auto)
     add_out(auto, "runs/autoencoder", "model, reconstructions.png and metrics.json")
     auto.set_defaults(handler=_train_autoencoder)
+    _register_showing(commands, sample)

@@ -61,3 +61,41 @@ def save_image_grid(images, path: str | os.PathLike, columns: int | None = None,
     image_format(path)  # before any work
     grid = image_grid(images, columns=columns, value_range=value_range)
     return save_image(Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid), path)
+
+
+def label_font(size: int):
+    """PIL's default font at ``size`` px (the fixed bitmap font on pillow < 10.1)."""
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:
+        return ImageFont.load_default()
+
+
+def labelled_grid(images, row_labels, title: str, value_range=(0.0, 1.0), scale: int = 2):
+    """``images`` [rows, columns, h, w] or [rows, columns, h, w, 1|3] as a PIL image that says what it shows: a
+    ``title`` line above (what the columns are) and each row's label at its left, the tiles enlarged ``scale``
+    times (nearest neighbour)."""
+    from PIL import Image, ImageDraw
+
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim not in (4, 5) or len(row_labels) != images.shape[0]:
+        raise ValueError(f"expected images [rows, columns, h, w(, c)] with one label per row, got shape "
+                         f"{images.shape} and {len(row_labels)} labels")
+    rows, columns = images.shape[:2]
+    grid = image_grid(images.reshape(rows * columns, *images.shape[2:]), columns=columns, value_range=value_range)
+    tiles = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).convert("RGB")
+    tiles = tiles.resize((tiles.width * scale, tiles.height * scale), Image.NEAREST)
+    font_size = 12
+    font = label_font(font_size)
+    label_width = 8 + max(int(ImageDraw.Draw(tiles).textlength(str(label), font=font)) for label in row_labels)
+    top = font_size + 8
+    canvas = Image.new("RGB", (label_width + tiles.width, top + tiles.height), "white")
+    canvas.paste(tiles, (label_width, top))
+    draw = ImageDraw.Draw(canvas)
+    draw.text((4, 3), title, fill="black", font=font)
+    row_height = tiles.height / rows
+    for row, label in enumerate(row_labels):
+        draw.text((4, top + row * row_height + row_height / 2 - font_size / 2), str(label), fill="black", font=font)
+    return canvas
