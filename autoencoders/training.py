@@ -14,7 +14,7 @@ import numpy as np
 from autoencoders.data import load_images
 from zoo.data.order import epoch_dataset
 from zoo.distribution import get_strategy, worker_out_dir
-from zoo.images import save_image_grid
+from zoo.images import labelled_grid, save_image, save_image_grid
 from zoo.io import save_model, write_json
 from zoo.seeding import set_seed
 from zoo.training import RESUMABLE_CHANGES, check_resume, finished_run, fit_resumable, write_config
@@ -103,8 +103,11 @@ def train_rbm(out_dir, dataset="mnist", data_dir=None, hidden=500, epochs=10, k=
             _dataset(x_test, batch_size, seed, shuffle=False), verbose)
         save_model(rbm, out / "rbm.keras")
         save_image_grid(filter_tiles(rbm.kernel.numpy(), image_shape), out / "filters.png")
-        chains = gibbs_chain_snapshots(rbm, steps=sample_steps, seed=seed)
-        save_image_grid(chains.reshape(-1, *image_shape), out / "samples.png", columns=10)
+        chains = gibbs_chain_snapshots(rbm, steps=sample_steps, seed=seed).reshape(10, 10, *image_shape)
+        every = max(1, sample_steps // 10)
+        save_image(labelled_grid(chains, [f"after {every * (row + 1)} sweeps" for row in range(10)],
+                                 "columns: 10 Gibbs chains from uniform noise; rows: p(v|h) as the sweeps go on"),
+                   out / "samples.png")
 
         test_binary = rbm.prepare(x_test).numpy()
         metrics = {"dataset": dataset, "hidden": hidden, "epochs": epochs, "k": k, "persistent": persistent,
@@ -189,8 +192,10 @@ def train_autoencoder(out_dir, kind="tied", dataset="mnist", data_dir=None, arch
         shown = slice(0, 10)
         outputs = model.predict(noisy_test[shown], verbose=0)
         rows = [x_test[shown], noisy_test[shown], outputs]
-        save_image_grid(np.concatenate([row.reshape(-1, *image_shape) for row in rows]),
-                                out / "reconstructions.png", columns=10)
+        labels = ["input", f"corrupted ({corruption} {level:g})" if kind == "denoising" else "input (no noise)",
+                  "output"]
+        save_image(labelled_grid(np.stack([row.reshape(-1, *image_shape) for row in rows]), labels,
+                                 "columns: the first 10 test images"), out / "reconstructions.png")
         clean = model.evaluate(x_test, x_test, verbose=0, return_dict=True, batch_size=batch_size)
         metrics = {"kind": kind, "architecture": architecture, "dataset": dataset, "epochs": epochs, "seed": seed,
                    "distribute": distribute, "replicas": strategy.num_replicas_in_sync,

@@ -91,7 +91,8 @@ def labelled_grid(images, row_labels, title: str, value_range=(0.0, 1.0), scale:
     font = label_font(font_size)
     label_width = 8 + max(int(ImageDraw.Draw(tiles).textlength(str(label), font=font)) for label in row_labels)
     top = font_size + 8
-    canvas = Image.new("RGB", (label_width + tiles.width, top + tiles.height), "white")
+    title_width = 8 + int(ImageDraw.Draw(tiles).textlength(title, font=font))
+    canvas = Image.new("RGB", (max(label_width + tiles.width, title_width), top + tiles.height), "white")
     canvas.paste(tiles, (label_width, top))
     draw = ImageDraw.Draw(canvas)
     draw.text((4, 3), title, fill="black", font=font)
