@@ -9,6 +9,7 @@ import argparse
 import json
 
 from zoo.cli_args import (
+    HelpFormatter,
     add_distribute,
     add_out,
     add_seed,
@@ -90,7 +91,7 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
 
 
 def _register_showing(commands, sample) -> None:
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = HelpFormatter
     data_help = "folder with the MNIST IDX files (default: the shared data folder, else TensorFlow Datasets)"
     rbm = sample.add_parser(
         "rbm", help="draw Gibbs chains of a Bernoulli RBM", formatter_class=fmt,
@@ -132,7 +133,7 @@ def register(commands, bench, train, sample) -> None:
         epilog="example: kzoo train rbm --dataset mnist --epochs 2 --out runs/rbm",
         description="Train a Bernoulli RBM (binarised images) with CD-k or PCD; writes rbm.keras, filters.png, "
                     "samples.png and metrics.json. Rerunning with the same --out resumes.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     _add_data(rbm)
     rbm.add_argument("--hidden", type=positive_int, default=500, help="hidden units")
     rbm.add_argument("--k", type=positive_int, default=1, help="Gibbs steps per update (CD-k / PCD-k)")
@@ -153,7 +154,7 @@ def register(commands, bench, train, sample) -> None:
         epilog="example: kzoo train autoencoder --kind denoising --out runs/dae",
         description="Train a tied-weight or a denoising autoencoder; writes autoencoder.keras, reconstructions.png "
                     "(inputs, corrupted inputs, outputs) and metrics.json. Rerunning with the same --out resumes.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     auto.add_argument("--kind", choices=("tied", "denoising"), required=True, help="autoencoder kind")
     _add_data(auto)
     auto.add_argument("--architecture", choices=("dense", "conv"), default="dense",

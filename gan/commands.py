@@ -10,6 +10,7 @@ import sys
 
 from gan.recipes import DEFAULT_RECIPE, RECIPE_KEYS, RECIPES
 from zoo.cli_args import (
+    HelpFormatter,
     add_distribute,
     add_out,
     add_seed,
@@ -95,7 +96,7 @@ def register(commands, bench, train, sample) -> None:
         "t2i", epilog="example: kzoo train t2i --out runs/shapes", help="train the GAN-INT-CLS text-to-image model",
         description="Train a character-level text encoder and a conditional DCGAN (GAN-INT-CLS, Reed et al. 2016). "
                     "Rerunning with the same --out resumes from the last finished epoch.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument("--dataset", choices=DATASETS, default="shapes", help="training data")
     parser.add_argument("--data-dir", help="folder with the dataset's files (mnist/fashion_mnist IDX files, "
                                            "flowers102 archive and .mat files)")
@@ -158,7 +159,7 @@ def register(commands, bench, train, sample) -> None:
         "generate", help="generate images from captions with a trained text-to-image model",
         epilog='example: kzoo generate "a small red circle in the top left" -o circle.png',
         description="Generate --n images per caption and write them as a PNG grid, each row's caption beside it.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument("captions", nargs="+", metavar="CAPTION", help="one or more captions")
     parser.add_argument("--model", default=DEFAULT_T2I_MODEL, metavar="REF",
                         help="a preset name (`kzoo models`), a `kzoo train t2i` output folder, a preset directory, a "
@@ -183,7 +184,7 @@ def register(commands, bench, train, sample) -> None:
                     "classes, judge top-1/top-5, Fréchet distance in the judge's features and R-precision (a "
                     "summary table on stderr). All: sample diversity against real images.",
         epilog="example: kzoo evaluate t2i --model runs/shapes",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument("--model", required=True, help="a `kzoo train t2i` output folder or a .keras file")
     parser.add_argument("--dataset", choices=DATASETS,
                         help="the dataset the model was trained on (default: from the run's config.json, else shapes)")

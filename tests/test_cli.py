@@ -1,5 +1,6 @@
 """Tests of the ``kzoo`` command line and of locating the shared data folder."""
 
+import argparse
 import json
 import shutil
 import subprocess
@@ -38,6 +39,22 @@ def test_help_describes_the_library_with_an_example_of_every_command(capsys):
                 "sample seq2seq", "gradients", "models", "generate", "evaluate t2i"}
     assert {command for command in commands if any(e.startswith(f"kzoo {command} ") for e in examples)} == commands
     assert all(f"  {example}" in text for example in examples)
+
+
+def test_help_never_prints_an_empty_default(capsys):
+    """No "(default: None)" after a flag that has none, nor a doubled percent sign."""
+    from zoo.cli import build_parser
+
+    def leaves(parser):
+        for action in parser._actions:  # argparse's subcommands; no public accessor
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    nested = any(isinstance(a, argparse._SubParsersAction) for a in sub._actions)
+                    yield from leaves(sub) if nested else [sub]
+
+    for parser in leaves(build_parser()):
+        text = parser.format_help()
+        assert "(default: None)" not in text and "%%" not in text, parser.prog
 
 
 def test_help_does_not_import_tensorflow():

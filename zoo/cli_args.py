@@ -105,3 +105,14 @@ def add_seed(parser: argparse.ArgumentParser) -> None:
 def add_out(parser: argparse.ArgumentParser, default: str, what: str = "outputs") -> None:
     parser.add_argument("--out", metavar="DIR", default=default,
                         help=f"directory for the {what} (default: %(default)s)")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's formatter that appends "(default: X)" to a flag's help, except where it says nothing: no
+    default (None), a switch (False), or a help text that already gives the default."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default is None or action.default is False or "default" in text:
+            return text
+        return super()._get_help_string(action)

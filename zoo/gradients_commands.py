@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from zoo.cli_args import add_out, add_seed, choice_list, positive_int
+from zoo.cli_args import HelpFormatter, add_out, add_seed, choice_list, positive_int
 
 # The keys of zoo.gradients.experiments.CELL_FACTORIES (not imported here: it would start TensorFlow).
 GRADIENT_CELLS = ("elman-tanh", "elman-sigmoid", "elman-relu", "linear", "lstm", "gru")
@@ -28,7 +28,7 @@ def register(commands, bench, train, sample) -> None:
         description="Measure ||dh_T/dh_t|| (spectral norm, batch mean) against the distance T-t for several "
                     "cells with Keras's default initialisers; write gradient_flow.png and gradient_flow.csv "
                     "and print the decay rate per step.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     parser.add_argument("--cells", type=choice_list(GRADIENT_CELLS), default=",".join(GRADIENT_CELLS),
                         help="comma-separated cells")
     parser.add_argument("--steps", type=positive_int, default=100, help="sequence length T")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from zoo.cli_args import HelpFormatter
+
 
 def _models(args: argparse.Namespace) -> int:
     from zoo.presets import registry
@@ -20,7 +22,7 @@ def register(commands, bench, train, sample) -> None:
         description="List the pretrained presets bundled with kzoo: name, kind, size, key metrics and description. "
                     "Load one with zoo.load(NAME), or pass its name as --model to `kzoo generate` (t2i) or "
                     "`kzoo sample charlm` (charlm).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     from zoo.presets.kinds import GENERIC, KINDS
 
     parser.add_argument("--kind", choices=[*KINDS, GENERIC], help="only presets of this kind")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from zoo.cli_args import (
+    HelpFormatter,
     add_distribute,
     add_out,
     add_seed,
@@ -79,7 +80,7 @@ def _sample_seq2seq(args: argparse.Namespace) -> int:
 
 def register(commands, bench, train, sample) -> None:
     """Add ``charlm`` and ``seq2seq`` to the ``train`` and ``sample`` groups."""
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = HelpFormatter
 
     lm = train.add_parser(
         "charlm", epilog="example: kzoo train charlm --text ../shared/data/tinyshakespeare/input.txt --out runs/charlm",
