@@ -868,3 +868,16 @@ def test_a_failing_rerun_keeps_earlier_results(tmp_path, capsys, text_file):
                  "--out", str(out)]) == 2
     assert "train-images-idx3-ubyte.gz is a corrupt or truncated gzip stream" in one_line_error(capsys)
     assert snapshot(out) == earlier  # config.json too is only written once the data loaded
+
+
+def test_mnist_neither_on_disk_nor_downloadable_is_one_line(tmp_path, monkeypatch, capsys):
+    """No --data-dir, no shared data folder, no prepared TFDS copy, no network: one line naming the flag and the
+    folder that would provide the data, exit 2, within seconds (TFDS itself retries for minutes)."""
+    monkeypatch.setenv("KZOO_SHARED_DATA", str(tmp_path / "no-shared-data"))
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
+    monkeypatch.setattr(zoo_mnist, "can_reach", lambda host, **_: False)
+    for command in (["train", "rbm", "--dataset", "mnist"], ["train", "t2i", "--dataset", "fashion_mnist"]):
+        assert main([*command, "--epochs", "1", "--out", str(tmp_path / "run")]) == 2
+        message = one_line_error(capsys)
+        assert "--data-dir is needed" in message and "KZOO_SHARED_DATA" in message, message
+    assert zoo_mnist.can_reach("localhost", port=9, timeout=0.5) is False  # nothing listens on the discard port

@@ -9,6 +9,21 @@ import numpy as np
 
 from zoo.data.idx import SPLIT_FILES, TFDS_NAMES
 
+#: Where TensorFlow Datasets downloads MNIST and Fashion-MNIST from.
+DOWNLOAD_HOST = "storage.googleapis.com"
+
+
+def can_reach(host: str, port: int = 443, timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to ``host`` opens within ``timeout`` seconds (a download would otherwise retry for
+    minutes before failing)."""
+    import socket
+
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
 
 def load_mnist_like(name: str, data_dir: str | os.PathLike | None = None,
                     split: str = "train") -> tuple[np.ndarray, np.ndarray]:
@@ -28,6 +43,14 @@ def load_mnist_like(name: str, data_dir: str | os.PathLike | None = None,
         return load_prepared(name, data_dir, split)
     import tensorflow_datasets as tfds
 
+    if not tfds.builder(name).is_prepared() and not can_reach(DOWNLOAD_HOST):
+        from zoo.data.paths import ENV_VAR
+        from zoo.validation import NAME_ONLY, MissingPathError
+
+        raise MissingPathError(
+            "{data_dir} is needed: " + name + " is not on disk (no shared data folder with " + name + "/, set "
+            + ENV_VAR + " to one) and TensorFlow Datasets cannot download it (" + DOWNLOAD_HOST + " cannot be "
+            "reached); pass the folder with its four IDX files", data_dir=NAME_ONLY)
     dataset = tfds.load(name, split=split, as_supervised=True, batch_size=-1)
     images, labels = tfds.as_numpy(dataset)
     return images[..., 0].astype(np.uint8), labels.astype(np.uint8)
