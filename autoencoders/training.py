@@ -9,6 +9,8 @@ killed at any point and rerun ends with the weights of an uninterrupted run."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from autoencoders.data import load_images
@@ -66,6 +68,54 @@ def gibbs_chain_snapshots(rbm, chains=10, snapshots=10, steps=1000, seed=0) -> n
     return np.concatenate(frames)
 
 
+@dataclasses.dataclass
+class RBMConfig:
+    """The settings of a :func:`train_rbm` run, as plain data (saved to ``config.json``; the arguments of the same
+    names)."""
+
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    hidden: int = 500
+    epochs: int = 10
+    k: int = 1
+    persistent: bool = False
+    batch_size: int = 100
+    learning_rate: float = 0.1
+    binarize: float | None = 0.5
+    limit: int | None = None
+    sample_steps: int = 1000
+    ais_betas: int = 0
+    ais_runs: int = 100
+    seed: int = 0
+    distribute: str = "none"
+    devices: int | None = None
+    deterministic: bool = False
+    verbose: int = 1
+
+
+@dataclasses.dataclass
+class AutoencoderConfig:
+    """The settings of a :func:`train_autoencoder` run, as plain data (saved to ``config.json``)."""
+
+    kind: str = "tied"
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    architecture: str = "dense"
+    hidden: tuple = (256,)
+    code_dim: int = 64
+    corruption: str = "gaussian"
+    level: float = 0.4
+    epochs: int = 10
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    limit: int | None = None
+    seed: int = 0
+    distribute: str = "none"
+    devices: int | None = None
+    deterministic: bool = False
+    verbose: int = 1
+
+
 def train_rbm(out_dir, dataset="mnist", data_dir=None, hidden=500, epochs=10, k=1, persistent=False,
               batch_size=100, learning_rate=0.1, binarize=0.5, limit=None, sample_steps=1000, ais_betas=0,
               ais_runs=100, seed=0, distribute="none", devices=None, deterministic=False, verbose=1,
@@ -76,7 +126,8 @@ def train_rbm(out_dir, dataset="mnist", data_dir=None, hidden=500, epochs=10, k=
     epoch, and the test log-likelihood: exact when the smaller layer has ≤ 20 units, else AIS when
     ``ais_betas`` > 0). ``batch_size`` is the global batch (split among the replicas of ``distribute``).
     Rerunning with the same ``out_dir`` resumes (see the module docstring). Returns the metrics."""
-    config = {key: value for key, value in locals().items() if key not in ("out_dir", "force")}  # the arguments
+    config = dataclasses.asdict(RBMConfig(**{key: value for key, value in locals().items()
+                                              if key not in ("out_dir", "force")}))
     from autoencoders.rbm import BernoulliRBM, base_rate_bias
 
     config["data_dir"] = str(data_dir) if data_dir is not None else None
@@ -158,7 +209,8 @@ def train_autoencoder(out_dir, kind="tied", dataset="mnist", data_dir=None, arch
     ``autoencoder.keras``, ``reconstructions.png`` (rows: inputs, corrupted inputs, outputs) and
     ``metrics.json`` (history, test BCE/MSE on clean inputs, and on corrupted ones for a denoising model).
     ``batch_size`` is the global batch. Rerunning with the same ``out_dir`` resumes (see the module docstring)."""
-    config = {key: value for key, value in locals().items() if key not in ("out_dir", "force")}  # the arguments
+    config = dataclasses.asdict(AutoencoderConfig(**{key: value for key, value in locals().items()
+                                                      if key not in ("out_dir", "force")}))
     import keras
 
     from autoencoders.denoising import corrupt

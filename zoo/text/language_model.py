@@ -11,6 +11,7 @@ which *is* the validation metric in nats per character; bits per character = nat
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import numbers
@@ -380,6 +381,21 @@ def evaluate_charlm(model, text_path, seq_len=100, batch_size=64, validation_fra
     return {"val_nats_per_char": nats, "val_bits_per_char": nats / math.log(2.0), "val_chars": count}
 
 
+@dataclasses.dataclass
+class CharLMConfig:
+    """The settings of a :func:`train_charlm` run, as plain data (saved to ``config.json``): ``model`` holds the
+    :class:`CharLanguageModel` arguments (its vocabulary's config included), ``text`` the training file."""
+
+    model: dict
+    text: str
+    seq_len: int = 100
+    batch_size: int = 64
+    epochs: int = 10
+    seed: int = 0
+    learning_rate: float = 2e-3
+    validation_fraction: float = 0.1
+
+
 def train_charlm(text_path, out_dir, epochs=10, units=256, layers=2, seq_len=100, batch_size=64, seed=0,
                  embedding_dim=64, cell="lstm", dropout=0.0, learning_rate=2e-3, validation_fraction=0.1,
                  strategy="none", verbose=1, force=False) -> dict:
@@ -398,9 +414,9 @@ def train_charlm(text_path, out_dir, epochs=10, units=256, layers=2, seq_len=100
     vocab = CharVocab.from_text(text, lowercase=False)
     model_args = {"vocab": vocab.get_config(), "embedding_dim": embedding_dim, "units": units,
                   "layers": layers, "cell": cell, "dropout": dropout}
-    config = {"model": model_args, "seq_len": seq_len, "batch_size": batch_size, "epochs": epochs, "seed": seed,
-              "learning_rate": learning_rate, "validation_fraction": validation_fraction,
-              "text": str(Path(text_path).resolve())}
+    config = dataclasses.asdict(CharLMConfig(
+        model=model_args, seq_len=seq_len, batch_size=batch_size, epochs=epochs, seed=seed,
+        learning_rate=learning_rate, validation_fraction=validation_fraction, text=str(Path(text_path).resolve())))
     check_resume(out_dir, config)
     if not force and (done := finished_run(out_dir, config, "charlm", verbose=verbose)) is not None:
         return done

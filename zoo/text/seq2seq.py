@@ -12,6 +12,7 @@ Output ids are the target vocabulary's ids plus two more: BOS = size, EOS = size
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -257,6 +258,22 @@ def load_seq2seq(model_dir) -> CharSeq2Seq:
     return model
 
 
+@dataclasses.dataclass
+class Seq2SeqConfig:
+    """The settings of a :func:`train_seq2seq` run, as plain data (saved to ``config.json``): ``model`` holds the
+    :class:`CharSeq2Seq` arguments (both vocabularies' configs included)."""
+
+    model: dict
+    task: str = "dates"
+    seed: int = 0
+    n_train: int = 40000
+    n_test: int = 2000
+    batch_size: int = 64
+    epochs: int = 4
+    learning_rate: float = 3e-3
+    bucket_boundaries: list = dataclasses.field(default_factory=lambda: [12, 16, 20, 24, 32, 41])
+
+
 def train_seq2seq(task="dates", out_dir="runs/seq2seq", epochs=4, seed=0, n_train=40000, n_test=2000,
                   batch_size=64, units=128, embedding_dim=32, cell="lstm", attention=True, learning_rate=3e-3,
                   bucket_boundaries=(12, 16, 20, 24, 32, 41), strategy="none", verbose=1, force=False) -> dict:
@@ -276,9 +293,9 @@ def train_seq2seq(task="dates", out_dir="runs/seq2seq", epochs=4, seed=0, n_trai
     model_args = {"source_vocab": source_vocab.get_config(), "target_vocab": target_vocab.get_config(),
                   "embedding_dim": embedding_dim, "units": units, "cell": cell, "attention": attention,
                   "max_source_length": 40, "max_output_length": 10}
-    config = {"task": task, "model": model_args, "seed": seed, "n_train": n_train, "n_test": n_test,
-              "batch_size": batch_size, "epochs": epochs, "learning_rate": learning_rate,
-              "bucket_boundaries": list(bucket_boundaries)}
+    config = dataclasses.asdict(Seq2SeqConfig(
+        task=task, model=model_args, seed=seed, n_train=n_train, n_test=n_test, batch_size=batch_size, epochs=epochs,
+        learning_rate=learning_rate, bucket_boundaries=list(bucket_boundaries)))
     check_resume(out_dir, config)
     if not force and (done := finished_run(out_dir, config, "seq2seq", verbose=verbose)) is not None:
         return done
