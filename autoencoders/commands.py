@@ -90,23 +90,29 @@ def _add_data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", type=non_negative_int, default=1, help="Keras fit verbosity (1: progress bar)")
 
 
+def _add_picture_flags(parser, preset: str, trained_by: str, output: str) -> None:
+    """--model, --data-dir, -o and --seed: the flags of the commands that draw a trained model's pictures."""
+    parser.add_argument("--model", default=preset, metavar="REF",
+                        help=f"a preset name, a `{trained_by}` output folder or a .keras file")
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="folder with the MNIST IDX files (default: the shared data folder, else TensorFlow "
+                             "Datasets)")
+    parser.add_argument("-o", "--output", default=output, help="image file to write: .png or .jpg")
+    add_seed(parser)
+
+
 def _register_showing(commands, sample) -> None:
     fmt = HelpFormatter
-    data_help = "folder with the MNIST IDX files (default: the shared data folder, else TensorFlow Datasets)"
     rbm = sample.add_parser(
         "rbm", help="draw Gibbs chains of a Bernoulli RBM", formatter_class=fmt,
         epilog="example: kzoo sample rbm --model rbm-mnist --start test -o chains.png",
         description="Run block-Gibbs chains from noise or from MNIST test digits and write p(v|h) at regular "
                     "sweeps as a grid: one row per chain, one column per snapshot, each labelled.")
-    rbm.add_argument("--model", default="rbm-mnist", metavar="REF",
-                     help="a preset name, a `kzoo train rbm` output folder or a .keras file")
+    _add_picture_flags(rbm, "rbm-mnist", "kzoo train rbm", "rbm_samples.png")
     rbm.add_argument("--start", choices=("noise", "test"), default="noise", help="where the chains start")
     rbm.add_argument("--chains", type=positive_int, default=8, help="chains (rows)")
     rbm.add_argument("--steps", type=positive_int, default=1000, help="Gibbs sweeps in all")
     rbm.add_argument("--snapshots", type=positive_int, default=8, help="snapshots (columns after the start)")
-    rbm.add_argument("--data-dir", metavar="DIR", help=data_help)
-    rbm.add_argument("-o", "--output", default="rbm_samples.png", help="image file to write: .png or .jpg")
-    add_seed(rbm)
     rbm.set_defaults(handler=_sample_rbm)
 
     reconstruct = commands.add_parser("reconstruct", help="restore corrupted digits with a denoising autoencoder",
@@ -117,12 +123,8 @@ def _register_showing(commands, sample) -> None:
         epilog="example: kzoo reconstruct dae --model dae-mnist --n 10 -o restored.png",
         description="Corrupt MNIST test digits with the autoencoder's own corruption and restore them; the grid's "
                     "rows are clean, corrupted and restored, one column per digit.")
-    dae.add_argument("--model", default="dae-mnist", metavar="REF",
-                     help="a preset name, a `kzoo train autoencoder --kind denoising` folder or a .keras file")
+    _add_picture_flags(dae, "dae-mnist", "kzoo train autoencoder --kind denoising", "reconstructions.png")
     dae.add_argument("--n", type=positive_int, default=10, help="digits (columns)")
-    dae.add_argument("--data-dir", metavar="DIR", help=data_help)
-    dae.add_argument("-o", "--output", default="reconstructions.png", help="image file to write: .png or .jpg")
-    add_seed(dae)
     dae.set_defaults(handler=_reconstruct_dae)
 
 

@@ -18,6 +18,7 @@ def sample_rbm(model_ref, output: str | os.PathLike = "rbm_samples.png", chains:
     folder or a .keras file) for ``steps`` sweeps and write p(v|h) every ``steps // snapshots`` sweeps as a grid:
     one row per chain, one column per snapshot. Chains start from uniform noise (``start="noise"``) or from MNIST
     test digits (``"test"``, read from ``data_dir`` or the shared data folder). Returns what was written."""
+    from autoencoders.training import gibbs_chain_snapshots
     from zoo.presets import load
     from zoo.validation import check_positive_ints
 
@@ -41,13 +42,10 @@ def sample_rbm(model_ref, output: str | os.PathLike = "rbm_samples.png", chains:
         v = images[pick].reshape(chains, -1).astype(np.float32)
         labels = [f"chain {i + 1}, from a test {int(digits[j])}" for i, j in enumerate(pick)]
     every = max(1, steps // snapshots)
-    frames, done = [v], [0]
-    for index in range(snapshots):
-        probabilities = rbm.gibbs(v, every, seed=seed * 1000 + index, return_probabilities=True)
-        v = (rng.random(probabilities.shape) < probabilities).astype(np.float32)
-        frames.append(probabilities)
-        done.append(done[-1] + every)
-    images = np.stack(frames, axis=1).reshape(chains, snapshots + 1, side, side)
+    frames = gibbs_chain_snapshots(rbm, chains, snapshots, every * snapshots, seed, start=v)
+    images = np.concatenate([v[None], frames.reshape(snapshots, chains, -1)]).swapaxes(0, 1)
+    images = images.reshape(chains, snapshots + 1, side, side)
+    done = [every * index for index in range(snapshots + 1)]
     title = f"columns: Gibbs sweeps {', '.join(map(str, done))} (p(v|h) after each); rows: chains"
     save_image(labelled_grid(images, labels, title), output)
     return {"output": str(output), "chains": chains, "sweeps": done[-1]}

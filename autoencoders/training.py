@@ -54,12 +54,13 @@ def filter_tiles(kernel, image_shape) -> np.ndarray:
     return (tiles - low) / np.maximum(high - low, 1e-12)
 
 
-def gibbs_chain_snapshots(rbm, chains=10, snapshots=10, steps=1000, seed=0) -> np.ndarray:
-    """p(v|h) of ``chains`` Gibbs chains from random states after every ``steps // snapshots`` sweeps:
-    [snapshots · chains, n_visible], one row of the grid per snapshot."""
+def gibbs_chain_snapshots(rbm, chains=10, snapshots=10, steps=1000, seed=0, start=None) -> np.ndarray:
+    """p(v|h) of ``chains`` Gibbs chains after every ``steps // snapshots`` sweeps: [snapshots · chains,
+    n_visible], one row of the grid per snapshot. The chains start at ``start`` [chains, n_visible] when given,
+    else at uniform random states."""
     every = max(1, steps // snapshots)
     rng = np.random.default_rng(seed)
-    v = (rng.random((chains, rbm.n_visible)) < 0.5).astype(np.float32)
+    v = (rng.random((chains, rbm.n_visible)) < 0.5).astype(np.float32) if start is None else start
     frames = []
     for index in range(snapshots):
         probabilities = rbm.gibbs(v, every, seed=seed * 1000 + index, return_probabilities=True)
