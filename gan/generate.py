@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 
+from gan.data.captions import words_of
 from gan.grid import save_captioned_grid, save_interpolation_grid
 from gan.model import TextToImageGAN
 from zoo.images import image_format
@@ -24,8 +25,9 @@ def load_t2i(ref: str | os.PathLike, sha256: str | None = None) -> TextToImageGA
 
 
 def caption_problems(caption: str, model) -> list[str]:
-    """What the model will not read in ``caption``, one sentence each: text past its ``max_length`` (cut), and a
-    caption whose letters are mostly outside its alphabet (they all map to one unknown id)."""
+    """What the model will not read in ``caption``, one sentence each: text past its ``max_length`` (cut), a
+    caption whose letters are mostly outside its alphabet (they all map to one unknown id), and one whose words are
+    mostly absent from the model's training captions (:attr:`TextToImageGAN.caption_words`, when recorded)."""
     problems = []
     text = caption.strip()
     if len(text) > model.max_length:
@@ -36,6 +38,13 @@ def caption_problems(caption: str, model) -> list[str]:
     if len(known) and np.mean(known == model.vocab.unk_id) > 0.5:
         problems.append(f"caption {text[:30]!r} is mostly characters this model's alphabet lacks "
                         f"({np.mean(known == model.vocab.unk_id):.0%} unknown); the picture will not follow it")
+    elif getattr(model, "caption_words", None):
+        words = words_of(text)
+        unseen = [word for word in words if word not in set(model.caption_words)]
+        if words and len(unseen) > len(words) / 2:
+            examples = ", ".join(repr(word) for word in unseen[:4]) + (", ..." if len(unseen) > 4 else "")
+            problems.append(f"caption {text[:30]!r} is mostly words this model never saw in training "
+                            f"({len(unseen)} of {len(words)}: {examples}); the picture will not follow it")
     return problems
 
 

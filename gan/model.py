@@ -291,7 +291,8 @@ class TextToImageGAN(keras.Model):
                  train_text_encoder=False, interpolation_weight=1.0, beta=0.5, max_length=201, real_label=1.0,
                  instance_noise=0.0, mismatch="random", image_encoder=None, matching_weight=0.0,
                  matching_negatives="mean", ema_decay=0.0, with_discriminator=True, loss="bce", spectral_norm=False,
-                 conditioning="concat", augment=(), upsampling="deconv", diversity_weight=0.0, **kwargs):
+                 conditioning="concat", augment=(), upsampling="deconv", diversity_weight=0.0, caption_words=None,
+                 **kwargs):
         super().__init__(**kwargs)
         if isinstance(text_encoder, dict):
             text_encoder = keras.saving.deserialize_keras_object(text_encoder)
@@ -353,6 +354,7 @@ class TextToImageGAN(keras.Model):
         if isinstance(diversity_weight, bool) or not float(diversity_weight) >= 0.0:
             raise ValueError(f"`diversity_weight` (of the mode-seeking term) must be >= 0, got {diversity_weight!r}")
         self.diversity_weight = float(diversity_weight)
+        self.caption_words = caption_words
         text_dim = self._text_dim()
         self.generator = build_generator(self.image_size, self.z_dim, text_dim, self.text_proj_dim, self.ngf,
                                          upsampling=self.upsampling)
@@ -397,6 +399,19 @@ class TextToImageGAN(keras.Model):
     @property
     def vocab(self):
         return getattr(self.text_encoder, "vocab", None)
+
+    @property
+    def caption_words(self) -> tuple[str, ...] | None:
+        """The words of the captions this model was trained on (:func:`gan.data.captions.caption_words`), set by
+        ``kzoo train t2i``; ``kzoo generate`` warns when most words of a caption are not among them. None: not
+        known (a model built by hand, or saved before kzoo recorded them)."""
+        return self._caption_words
+
+    @caption_words.setter
+    def caption_words(self, words):
+        if words is not None and (isinstance(words, str) or not all(isinstance(word, str) for word in words)):
+            raise TypeError(f"`caption_words` must be a list of words or None, got {words!r:.80}")
+        self._caption_words = None if words is None else tuple(sorted(set(words)))
 
     def build(self, input_shape=None):
         ids = ops.zeros((1, self.max_length), dtype="int32")
@@ -664,7 +679,8 @@ class TextToImageGAN(keras.Model):
                 "ema_decay": self.ema_decay, "with_discriminator": self.with_discriminator,
                 "loss": self.loss_kind, "spectral_norm": self.spectral_norm, "conditioning": self.conditioning,
                 "augment": list(self.augment), "upsampling": self.upsampling,
-                "diversity_weight": self.diversity_weight}
+                "diversity_weight": self.diversity_weight,
+                "caption_words": None if self.caption_words is None else list(self.caption_words)}
 
     def for_generation(self) -> TextToImageGAN:
         """A copy with this model's text encoder and generator (weights included; the weight average's when there

@@ -27,6 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gan.data.captions import caption_words
 from gan.grid import captioned_grid, save_captioned_grid
 from gan.model import TextToImageGAN
 from gan.recipes import DEFAULT_RECIPE
@@ -72,7 +73,7 @@ class T2IConfig:
     recipe: str = DEFAULT_RECIPE
     image_size: int = 32
     batch_size: int = 64
-    epochs: int = 20
+    epochs: int = 18
     steps_per_epoch: int = 100
     seed: int = 0
     z_dim: int = 100
@@ -304,28 +305,40 @@ def pretrain_text_encoder(config: T2IConfig, encoder, out: Path, verbose: int = 
     return image_encoder, {"pretrain": {key: float(values[-1]) for key, values in history.history.items()}}
 
 
-def training_dataset(config: T2IConfig, vocab, global_batch: int, skip_batches: int = 0, text_encoder=None):
+def training_examples(config: T2IConfig):
+    """The training split of ``config``'s dataset (:class:`gan.data.examples.Examples`), as training reads it."""
+    from gan.data.loaders import load_raw
+
+    return load_raw(config.dataset, "train", config.image_size, config.seed, config.data_dir, config.captions_dir,
+                    config.limit, augment=True)
+
+
+def served_captions(examples) -> set:
+    """Every caption a training stream over ``examples`` can serve: their own and their groups' alternatives."""
+    used_groups = () if examples.caption_group is None else np.unique(examples.caption_group)
+    return set(examples.captions).union(*(examples.caption_groups[index] for index in used_groups))
+
+
+def training_dataset(config: T2IConfig, vocab, global_batch: int, skip_batches: int = 0, text_encoder=None,
+                     examples=None):
     """``{"image", "text_ids", "match_key"}`` batches, repeated: the captions tokenized in the pipeline. A resumed
     run skips the ``skip_batches`` batches the earlier epochs used (the stream depends only on the seed), so it
-    sees what an uninterrupted run would.
+    sees what an uninterrupted run would. ``examples``: :func:`training_examples` when already loaded.
 
     Given the frozen ``text_encoder``, the batches carry ``"text_embedding"`` (ψ(t), looked up in a
     :class:`gan.caption_embeddings.CaptionEmbeddings` of every caption the stream can serve) instead of
     ``"text_ids"``, unless that table would pass :data:`gan.caption_embeddings.MAX_BYTES`."""
     from gan.caption_embeddings import CaptionEmbeddings
     from gan.data import make_dataset
-    from gan.data.loaders import load_raw
     from zoo.text import CharTokenizer
 
-    examples = load_raw(config.dataset, "train", config.image_size, config.seed, config.data_dir,
-                        config.captions_dir, config.limit, augment=True)
+    examples = training_examples(config) if examples is None else examples
     dataset = make_dataset(config.dataset, split="train", batch_size=global_batch, image_size=config.image_size,
                            seed=config.seed, data_dir=config.data_dir, captions_dir=config.captions_dir,
                            shuffle=True, repeat=True, limit=config.limit, examples=examples)
     if skip_batches:
         dataset = dataset.skip(skip_batches)
-    used_groups = () if examples.caption_group is None else np.unique(examples.caption_group)
-    captions = set(examples.captions).union(*(examples.caption_groups[index] for index in used_groups))
+    captions = served_captions(examples)
     if text_encoder is not None and CaptionEmbeddings.fits(len(captions), text_encoder.output_dim):
         embeddings = CaptionEmbeddings(text_encoder, captions, config.max_length)
         text = ("text_embedding", embeddings)
@@ -391,8 +404,11 @@ def _train_t2i(config: T2IConfig, strategy, out_dir: Path, out: Path, verbose: i
     text_encoder = None if config.train_text_encoder else model.text_encoder
 
     def make_data(initial_epoch):
+        examples = training_examples(config)
+        model.caption_words = caption_words(served_captions(examples))
         dataset = training_dataset(config, model.vocab, global_batch,
-                                   skip_batches=initial_epoch * config.steps_per_epoch, text_encoder=text_encoder)
+                                   skip_batches=initial_epoch * config.steps_per_epoch, text_encoder=text_encoder,
+                                   examples=examples)
         # Written once the data loaded: a rerun that fails earlier leaves the earlier run's config.json alone.
         write_config(out, dataclasses.asdict(config))
         return dataset, config.steps_per_epoch
@@ -408,6 +424,8 @@ def _train_t2i(config: T2IConfig, strategy, out_dir: Path, out: Path, verbose: i
     history = result.history.history if result.history is not None else {}
     seconds = time.perf_counter() - started
     if not guard.diverged:
+        if model.caption_words is None:  # nothing left to train (a finished run, forced): make_data did not run
+            model.caption_words = caption_words(served_captions(training_examples(config)))
         save_model(model, out / "model.keras")
     epochs_run = len(samples.epoch_seconds)
     steady = samples.epoch_seconds[1:] or samples.epoch_seconds

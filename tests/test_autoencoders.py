@@ -193,6 +193,16 @@ def test_cli_train_autoencoder(tmp_path, kind, capsys):
     # three rows of ten 8 px tiles (2 px apart), enlarged twice, under a title line and after the row labels
     assert height == 20 + 2 * (3 * (8 + 2) + 2) and width > 2 * (10 * (8 + 2) + 2) + 40
     assert "wrote" in capsys.readouterr().out
+    # --evaluate-only: the test figures measured again, printed as JSON, and no file written
+    written = {path: path.stat().st_mtime_ns for path in out.rglob("*") if path.is_file()}
+    assert main(["train", "autoencoder", "--kind", kind, "--dataset", "digits", "--out", str(out), "--seed", "2",
+                 "--evaluate-only"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["val_bce"] == pytest.approx(metrics["test_bce_corrupted" if kind == "denoising" else "test_bce_clean"],
+                                             rel=1e-5)
+    assert {path: path.stat().st_mtime_ns for path in out.rglob("*") if path.is_file()} == written
+    assert main(["train", "autoencoder", "--kind", kind, "--out", str(tmp_path / "none"), "--evaluate-only"]) == 2
+    assert "holds no kzoo training run (no config.json)" in capsys.readouterr().err
 
 
 def test_cli_autoencoder_needs_kind(capsys):

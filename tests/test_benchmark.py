@@ -53,11 +53,30 @@ def test_interleaved_turns(monkeypatch, repeats, block, rewarm, expected):
     assert medians == (2.0, 2.0)  # each timed call spans its own call and the clock reading after it
 
 
-def test_interleaved_medians_time_each_function():
-    import time
+def test_interleaved_medians_time_each_function(monkeypatch):
+    """A fake clock that each function advances by its own duration: the medians come back in argument order."""
+    now = [0.0]
+    monkeypatch.setattr(benchmark.time, "perf_counter", lambda: now[0])
 
-    fast, slow = benchmark._interleaved_medians(lambda: None, lambda: time.sleep(0.01), repeats=4, block=2, rewarm=1)
-    assert fast < 0.005 and slow >= 0.01
+    def taking(seconds):
+        return lambda: now.__setitem__(0, now[0] + seconds)
+
+    assert benchmark._interleaved_medians(taking(1.0), taking(10.0), repeats=4, block=2, rewarm=1) == (1.0, 10.0)
+
+
+def test_rows_turn_the_medians_into_times_throughput_and_speedups(monkeypatch):
+    """With the timings fixed (Keras 4 ms forward / 8 ms train, the candidate twice as fast), every derived column
+    follows: milliseconds, analytic GFLOP/s and Keras-time / layer-time speedups."""
+    medians = iter([(0.004, 0.002), (0.008, 0.004)])  # forward, then train: (keras, candidate)
+    monkeypatch.setattr(benchmark, "_interleaved_medians", lambda *args, **kwargs: next(medians))
+    keras_row, kzoo_row = benchmark.run_rnn_benchmark(cells=("lstm",), candidates=KERAS_AS_KZOO, **TINY)
+    flops = benchmark.forward_flops("lstm", 3, 4, 2, 5)
+    assert (keras_row["forward_ms"], keras_row["train_ms"]) == pytest.approx((4.0, 8.0))
+    assert (kzoo_row["forward_ms"], kzoo_row["train_ms"]) == pytest.approx((2.0, 4.0))
+    assert (keras_row["forward_speedup"], keras_row["train_speedup"]) == (1.0, 1.0)
+    assert (kzoo_row["forward_speedup"], kzoo_row["train_speedup"]) == pytest.approx((2.0, 2.0))
+    assert kzoo_row["forward_gflops"] == pytest.approx(flops / 0.002 / 1e9)
+    assert kzoo_row["train_gflops"] == pytest.approx(3 * flops / 0.004 / 1e9)
 
 
 class ReluLSTM(keras.layers.LSTM):

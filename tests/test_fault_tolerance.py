@@ -310,34 +310,99 @@ def test_sigkill_mid_epoch_then_the_same_command_gives_the_uninterrupted_weights
         np.testing.assert_array_equal(a, b)
 
 
-T2I_COMMAND = ["train", "t2i", "--image-size", "32", "--steps-per-epoch", "2", "--batch-size", "8", "--ngf", "8",
-               "--ndf", "8", "--pretrain-steps", "5", "--limit", "64", "--no-evaluate", "--epochs", "3",
-               "--deterministic", "--seed", "1"]
+# Every `kzoo train` kind, tiny, 3 epochs, --deterministic: killed by SIGKILL at a chosen moment, then rerun.
+KIND_COMMANDS = {
+    "rbm": ["train", "rbm", "--dataset", "digits", "--hidden", "16", "--epochs", "3", "--batch-size", "32",
+            "--limit", "256", "--sample-steps", "2"],
+    "autoencoder": ["train", "autoencoder", "--kind", "denoising", "--dataset", "digits", "--hidden", "16",
+                    "--code-dim", "4", "--epochs", "3", "--batch-size", "32", "--limit", "256", "--corruption",
+                    "masking", "--level", "0.3"],
+    "charlm": ["train", "charlm", "--text", "{corpus}", "--epochs", "3", "--units", "8", "--layers", "1",
+               "--embedding-dim", "8", "--seq-len", "20", "--batch-size", "16"],
+    "seq2seq": ["train", "seq2seq", "--epochs", "3", "--examples", "640", "--batch-size", "32", "--units", "16"],
+    "t2i": ["train", "t2i", "--image-size", "32", "--steps-per-epoch", "2", "--batch-size", "8", "--ngf", "8",
+            "--ndf", "8", "--pretrain-steps", "5", "--limit", "64", "--no-evaluate", "--epochs", "3"],
+}
+
+# Runs `kzoo ARGS` in this process after arranging a SIGKILL of the process itself at MOMENT: "epoch" after the
+# first batch of epoch 2 (epoch 1's checkpoint is written), "save" while epoch 2's checkpoint is being written (its
+# variables are on disk in the temporary folder, its manifest is not).
+KILLER = """
+import os, signal, sys
+from pathlib import Path
+
+import keras
+
+import zoo.checkpoint
+import zoo.training
+
+moment, argv = sys.argv[1], sys.argv[2:]
+if moment == "epoch":
+    callbacks = zoo.training.training_callbacks
+
+    class Kill(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.epoch == 1:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    zoo.training.training_callbacks = lambda *a, **k: [*callbacks(*a, **k), Kill()]
+else:
+    sha256_file = zoo.checkpoint.sha256_file
+
+    def hash_or_die(path, *args, **kwargs):
+        if Path(path).parent.name.startswith(".tmp-epoch_0002-"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return sha256_file(path, *args, **kwargs)
+
+    zoo.checkpoint.sha256_file = hash_or_die
+
+from zoo.cli import main
+
+sys.exit(main(argv))
+"""
 
 
 @pytest.mark.slow
-def test_t2i_killed_after_its_first_checkpoint_resumes_and_runs_all_epochs(tmp_path):
-    out = tmp_path / "t2i"
-    victim = subprocess.Popen(_kzoo(*T2I_COMMAND, "--out", str(out)), env=ENVIRONMENT, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)
-    try:
-        assert _wait_for(out / "backup" / "epoch_0001", victim, timeout=400), victim.communicate()[1][-3000:]
-        victim.send_signal(signal.SIGKILL)
-        victim.wait(timeout=60)
-    finally:
-        if victim.poll() is None:
-            victim.kill()
-            victim.wait()
-    assert victim.returncode == -signal.SIGKILL and not (out / "metrics.json").exists()
-    rerun = subprocess.run(_kzoo(*T2I_COMMAND, "--out", str(out)), env=ENVIRONMENT, capture_output=True, text=True,
-                           timeout=400)
+@pytest.mark.parametrize("moment", ["epoch", "save"])
+@pytest.mark.parametrize("kind", sorted(KIND_COMMANDS))
+def test_every_kind_killed_mid_epoch_or_mid_save_resumes_to_the_uninterrupted_weights(kind, moment, tmp_path):
+    """SIGKILL during epoch 2, or during the write of epoch 2's checkpoint; every checkpoint left verifies, and the
+    same command rerun continues after epoch 1 and ends with the final state (weights, optimizer, RNG) of an
+    uninterrupted run, bit for bit (--deterministic)."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 120)
+    command = [arg.format(corpus=corpus) for arg in KIND_COMMANDS[kind]] + ["--deterministic", "--seed", "1"]
+    reference, out = tmp_path / "reference", tmp_path / "killed"
+    done = subprocess.run(_kzoo(*command, "--out", str(reference)), env=ENVIRONMENT, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    killed = subprocess.run([sys.executable, "-c", KILLER, moment, *command, "--out", str(out)], env=ENVIRONMENT,
+                            capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    assert not (out / "metrics.json").exists()
+    left = sorted(path.name for path in (out / "backup").iterdir())
+    assert [name for name in left if not name.startswith(".")] == ["epoch_0001"], left
+    assert any(name.startswith(".tmp-epoch_0002-") for name in left) == (moment == "save"), left
+    ResumableCheckpoint(out / "backup").read(out / "backup" / "epoch_0001")  # verifies (CorruptCheckpoint if not)
+
+    rerun = subprocess.run(_kzoo(*command, "--out", str(out)), env=ENVIRONMENT, capture_output=True, text=True,
+                           timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["pretrain"] == "loaded" and metrics["resumed_from_epoch"] >= 1
-    assert metrics["epochs_done"] == 3 and metrics["epochs_run_now"] == 3 - metrics["resumed_from_epoch"]
-    assert sorted(p.name for p in (out / "samples").iterdir()) == [f"epoch_000{i}.png" for i in (1, 2, 3)]
-    assert sorted(p.name for p in (out / "backup").iterdir()) == ["epoch_0002", "epoch_0003"]
-    assert (out / "model.keras").is_file()
+    assert "resuming after epoch 1 of 3" in rerun.stdout
+    assert not [path for path in (out / "backup").iterdir() if path.name.startswith(".")]  # the partial save went
+    name, state = final_state(out)
+    reference_name, reference_state = final_state(reference)
+    assert name == reference_name == "epoch_0003" and len(state) == len(reference_state)
+    for a, b in zip(state, reference_state):
+        np.testing.assert_array_equal(a, b)
+    from zoo.presets import load
+
+    weights = [load(run).get_weights() for run in (out, reference)]
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_resumes_a_backup_written_by_keras_backup_and_restore(tmp_path):

@@ -202,7 +202,8 @@ def test_use_fused_switch_picks_the_loop_or_says_why_it_cannot(monkeypatch):
 
 def test_input_dropout_on_fast_path_is_one_mask_per_sequence():
     layer = zoo.ElmanRNN(3, activation="linear", use_bias=False, dropout=0.5, seed=1,
-                         kernel_initializer="ones", recurrent_initializer="zeros", return_sequences=True)
+                         kernel_initializer="ones", recurrent_initializer="zeros", return_sequences=True,
+                         use_fused=True)  # raises if the fused loop cannot take dropout
     x = np.ones((64, 4, 10), "float32")
     assert layer(x).shape == (64, 4, 3) and layer.fast_path_blocker(training=True) is None
     out = layer(x, training=True).numpy()
@@ -218,7 +219,7 @@ def test_input_dropout_on_fast_path_is_one_mask_per_sequence():
 def test_stateful_fused_layer_carries_state_and_resets():
     rng = np.random.default_rng(4)
     x = rng.standard_normal((16, 8, 3)).astype("float32")
-    layer = zoo.GRU(5, stateful=True, return_sequences=True)
+    layer = zoo.GRU(5, stateful=True, return_sequences=True, use_fused=True)
     model = keras.Sequential([keras.Input((None, 3), batch_size=16), layer])
     full = zoo.GRU(5, return_sequences=True)
     full(x)
@@ -241,7 +242,7 @@ def test_bidirectional_with_masking_matches_keras():
         h = keras.layers.Bidirectional(layer)(h)
         return keras.Model(inputs, h)
 
-    ours = build(zoo.LSTM(6, return_sequences=True))
+    ours = build(zoo.LSTM(6, return_sequences=True, use_fused=True))
     theirs = build(keras.layers.LSTM(6, return_sequences=True))
     theirs.set_weights([w + 0.1 * rng.standard_normal(w.shape) for w in theirs.get_weights()])
     ours.set_weights(theirs.get_weights())
@@ -402,7 +403,8 @@ def test_uncompiled_fast_path_equals_cell(monkeypatch, kind):
     rng = np.random.default_rng(11)
     x = rng.standard_normal((18, 5, 3)).astype("float32")
     common = dict(return_sequences=True, return_state=True)
-    fused, generic = layer_cls(4, **common, **kwargs), keras.layers.RNN(cell_cls(4, **kwargs), **common)
+    fused = layer_cls(4, **common, **kwargs, use_fused=True)
+    generic = keras.layers.RNN(cell_cls(4, **kwargs), **common)
     fused(x), generic(x)
     weights = _perturbed(generic, rng)
     fused.set_weights(weights), generic.set_weights(weights)

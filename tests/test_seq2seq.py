@@ -130,6 +130,11 @@ def test_brief_training_beats_chance(tmp_path):
     # Chance per character is 1/11 (digits and '-'), so chance exact match is ~0.
     assert history[1]["val_char_accuracy"] > 0.5
     assert metrics["held_out"] == 100 and 0.0 <= metrics["exact_match"] <= 1.0
+    # --evaluate-only measures the finished run again on the same held-out pairs: the same figure
+    from zoo.presets.build import evaluate_run
+
+    again = evaluate_run(tmp_path)
+    assert again["held_out"] == 100 and again["exact_match"] == metrics["exact_match"]
 
 
 @pytest.mark.slow
@@ -164,7 +169,9 @@ def test_resumed_training_ends_with_the_weights_of_an_uninterrupted_run(tmp_path
     settings = dict(n_train=400, n_test=20, units=8, batch_size=32, bucket_boundaries=(41,), verbose=0)
     train_seq2seq(out_dir=tmp_path / "whole", epochs=2, **settings)
     train_seq2seq(out_dir=tmp_path / "resumed", epochs=1, **settings)
-    train_seq2seq(out_dir=tmp_path / "resumed", epochs=2, **settings)
+    again = train_seq2seq(out_dir=tmp_path / "resumed", epochs=2, **settings)
+    assert again["epochs_trained_now"] == [1]  # only the new epoch: the first came from the checkpoint
     whole, resumed = load_seq2seq(tmp_path / "whole"), load_seq2seq(tmp_path / "resumed")
+    assert len(whole.get_weights()) == len(resumed.get_weights()) > 0
     for a, b in zip(whole.get_weights(), resumed.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

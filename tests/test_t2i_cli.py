@@ -27,6 +27,10 @@ def test_train_writes_model_samples_logs_metrics(trained):
     assert metrics["epochs_run_now"] == 1 and metrics["stopped"] is None and metrics["images_per_second"] > 0
     assert json.loads((trained / "config.json").read_text())["image_size"] == 32
     assert list((trained / "logs").rglob("events.out.tfevents.*"))
+    import keras
+
+    words = keras.saving.load_model(trained / "model.keras", safe_mode=True).caption_words
+    assert {"circle", "red", "triangle", "left"} <= set(words) and "flower" not in words  # its training captions'
 
 
 def test_rerun_resumes_and_only_trains_the_new_epochs(trained, capsys):
@@ -54,6 +58,11 @@ def test_generate_grid_and_interpolation(trained, tmp_path, capsys):
     messages = [str(warning.message) for warning in caught]
     assert any("mostly characters this model's alphabet lacks" in m for m in messages), messages
     assert any("10001 characters long; this model reads the first 96" in m for m in messages), messages
+    assert not any("never saw" in m for m in messages), messages  # a shapes caption, to a shapes model
+    flower = "this flower has small, round violet petals with a dark purple center"
+    unseen = r"mostly words this model never saw in training \(\d+ of 12: 'this', 'flower', 'has', "
+    with pytest.warns(UserWarning, match=unseen):
+        assert main(["generate", "--model", str(trained), flower, "--n", "1", "-o", str(tmp_path / "f.png")]) == 0
     assert "wrote" in capsys.readouterr().out
     image = np.asarray(Image.open(grid))
     assert image.shape[0] == 3 * 34 + 2
@@ -72,6 +81,29 @@ def test_generate_grid_and_interpolation(trained, tmp_path, capsys):
     assert "exactly two captions" in capsys.readouterr().err
     assert main(["generate", "--model", str(tmp_path / "nothing"), "x", "-o", str(path)]) == 2
     assert "no text-to-image model" in capsys.readouterr().err
+
+
+def test_evaluate_only_measures_the_finished_run_again_and_writes_nothing(trained, monkeypatch, tmp_path, capsys):
+    import shutil
+
+    from gan import metrics
+
+    monkeypatch.setenv("KZOO_CACHE", str(tmp_path / "cache"))
+    judge = metrics.shapes_attribute_classifier  # a small judge: the real one trains on 8,000 images
+    monkeypatch.setattr(metrics, "shapes_attribute_classifier",
+                        lambda image_size=32, seed=0, **_: judge(image_size, seed=seed, train_size=1200, epochs=2))
+    written = {path: path.stat().st_mtime_ns for path in trained.rglob("*") if path.is_file()}
+    assert main(TINY + ["--out", str(trained), "--evaluate-only"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert {path: path.stat().st_mtime_ns for path in trained.rglob("*") if path.is_file()} == written
+    assert main(["evaluate", "t2i", "--model", str(trained), "--seed", "1"]) == 0
+    assert again == json.loads(capsys.readouterr().out) and again["heldout_captions"] == 1000
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(trained, unfinished)
+    config = json.loads((unfinished / "config.json").read_text())
+    (unfinished / "config.json").write_text(json.dumps({**config, "epochs": config["epochs"] + 3}))
+    assert main(TINY + ["--out", str(unfinished), "--evaluate-only"]) == 2
+    assert f"has not finished its {config['epochs'] + 3} epochs" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("recipe", ["charcnn-ms", "charcnn", "matching", "reed2016"])
@@ -127,10 +159,26 @@ def test_generate_without_a_model_uses_the_bundled_preset(tmp_path):
 
 def test_bad_dataset_and_missing_files(tmp_path, capsys):
     assert main(["train", "t2i", "--dataset", "cifar"]) == 2
-    assert "shapes" in capsys.readouterr().err and "flowers102" in capsys.readouterr().err + "flowers102"
+    err = capsys.readouterr().err
+    assert "invalid choice: 'cifar'" in err and "shapes" in err and "flowers102" in err  # names the choices
     assert main(["train", "t2i", "--dataset", "mnist", "--data-dir", str(tmp_path), "--out",
                  str(tmp_path / "o")]) == 2
     assert "train-images-idx3-ubyte.gz" in capsys.readouterr().err
+
+
+def test_the_command_line_defaults_are_the_config_defaults():
+    """`kzoo train t2i` with no flags trains what `T2IConfig()` describes (the parser is TensorFlow-free, so its
+    defaults are written out again; this keeps the two equal)."""
+    import dataclasses
+
+    from gan.train import T2IConfig
+    from zoo.cli import build_parser
+
+    args = vars(build_parser().parse_args(["train", "t2i"]))
+    defaults = {field.name: field.default for field in dataclasses.fields(T2IConfig)}
+    shared = [name for name in defaults if name in args and args[name] is not None and defaults[name] is not None]
+    assert {"epochs", "steps_per_epoch", "batch_size", "image_size", "ngf", "ndf", "seed"} <= set(shared)
+    assert {name: args[name] for name in shared} == {name: defaults[name] for name in shared}
 
 
 def test_config_takes_unset_settings_from_its_recipe():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import sys
 import warnings
@@ -133,6 +134,14 @@ def command_examples(parser: argparse.ArgumentParser) -> list[str]:
     return examples
 
 
+def _evaluate_only(args: argparse.Namespace) -> int:
+    """``kzoo train KIND --out RUN --evaluate-only``: the run's metrics measured again, as JSON on stdout."""
+    from zoo.presets.build import evaluate_run
+
+    print(json.dumps(evaluate_run(args.out, seed=args.seed, data_dir=getattr(args, "data_dir", None)), indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``kzoo`` with ``argv`` (default ``sys.argv[1:]``); return the exit status (2 for bad arguments)."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -150,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     formatwarning = warnings.formatwarning  # warnings in one line, like the errors
     warnings.formatwarning = lambda message, category, *_, **__: f"kzoo {args.command}: warning: {message}\n"
     try:
+        if getattr(args, "evaluate_only", False):
+            return _evaluate_only(args)
         return args.handler(args)
     except USER_ERRORS as error:
         if os.environ.get("KZOO_DEBUG"):

@@ -81,9 +81,10 @@ def choice_list(valid: tuple[str, ...]):
 
 
 def add_distribute(parser: argparse.ArgumentParser) -> None:
-    """``--distribute``, ``--devices``, ``--deterministic`` and ``--force``: the flags every ``kzoo train``
-    subcommand shares (read by :func:`zoo.distribution.get_strategy`, :func:`zoo.seeding.set_seed` and
-    :func:`zoo.training.finished_run`)."""
+    """``--distribute``, ``--devices``, ``--deterministic``, ``--force`` and ``--evaluate-only``: the flags every
+    ``kzoo train`` subcommand shares (read by :func:`zoo.distribution.get_strategy`, :func:`zoo.seeding.set_seed`,
+    :func:`zoo.training.finished_run` and, for ``--evaluate-only``, :func:`zoo.cli.main`, which runs
+    :func:`zoo.presets.build.evaluate_run` instead of the command)."""
     parser.add_argument("--distribute", choices=STRATEGIES, default="none",
                         help="tf.distribute strategy: none (one device), mirrored (the local GPUs, else logical "
                              "CPUs) or multiworker (MultiWorkerMirroredStrategy configured by TF_CONFIG)")
@@ -96,6 +97,10 @@ def add_distribute(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true",
                         help="when --out already holds this run, finished, evaluate it and write its files again "
                              "(without it the command says so and exits)")
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help="train nothing: measure the finished run in --out again with its own settings and "
+                             "data (the other training flags are not read) and print the metrics as JSON; "
+                             "writes no file")
 
 
 def add_seed(parser: argparse.ArgumentParser) -> None:

@@ -26,7 +26,8 @@ def get_strategy(name="none", devices: int | None = None):
     """The ``tf.distribute`` strategy to build and train under.
 
     ``none``: the default strategy (one device; still a strategy, so code is written for replicas from the start);
-    ``mirrored``: MirroredStrategy over the first ``devices`` local devices (GPUs, else logical CPUs);
+    ``mirrored``: MirroredStrategy over the first ``devices`` local devices (GPUs; on a machine without one, the
+    CPU split into ``devices`` logical devices by :func:`split_cpu`);
     ``multiworker``: MultiWorkerMirroredStrategy configured from ``TF_CONFIG`` (``devices``: the first N GPUs of
     each worker). Create it before any other TensorFlow work of the process: collective ops are configured at
     start-up. A strategy object passed as ``name`` is returned as it is.
@@ -65,6 +66,8 @@ def get_strategy(name="none", devices: int | None = None):
         if "multiworker" not in _STRATEGIES:  # one per process: it configures the cluster's collective ops
             _STRATEGIES["multiworker"] = tf.distribute.MultiWorkerMirroredStrategy()
         return _STRATEGIES["multiworker"]
+    if devices is not None and devices > 1 and not tf.config.list_physical_devices("GPU"):
+        split_cpu(devices)
     local = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
     count = devices or len(local)
     if count > len(local):
@@ -80,6 +83,28 @@ def get_strategy(name="none", devices: int | None = None):
 
 
 _STRATEGIES: dict = {}
+
+
+def split_cpu(count: int) -> None:
+    """Split the machine's CPU into ``count`` logical devices, so that a machine without a GPU can run N replicas
+    (each a thread pool over the same cores: for reproducing and testing multi-device runs, not for speed).
+    TensorFlow allows this only before its runtime starts: ``kzoo train`` builds the strategy first; a process that
+    already ran TensorFlow work with fewer CPU devices gets an error saying so. A split into at least ``count``
+    devices that is already in place is kept."""
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    existing = tf.config.get_logical_device_configuration(cpu)
+    if existing is not None and len(existing) >= count:
+        return
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+    except RuntimeError:
+        started = len(tf.config.list_logical_devices("CPU"))
+        raise ArgumentError(f"{{devices}}: TensorFlow already started in this process with {started} CPU device(s), "
+                            "and the CPU can only be split before that; build the strategy first (zoo.get_strategy"
+                            "('mirrored', devices=N) before any other TensorFlow work), as kzoo train does",
+                            devices=count) from None
 
 
 def is_multiworker(strategy) -> bool:

@@ -12,6 +12,7 @@ FAMILY = Family(
         "charlm": PresetKind("zoo.text.language_model", "CharLanguageModel", "character language model",
                              "kzoo train charlm", evaluate="zoo.text.language_model:evaluate_preset",
                              key_metrics=("val_nats_per_char", "val_bits_per_char")),
-        "seq2seq": PresetKind("zoo.text.seq2seq", "CharSeq2Seq", "character encoder-decoder", "kzoo train seq2seq"),
+        "seq2seq": PresetKind("zoo.text.seq2seq", "CharSeq2Seq", "character encoder-decoder", "kzoo train seq2seq",
+                              evaluate="zoo.text.seq2seq:evaluate_preset", key_metrics=("exact_match",)),
     },
 )

@@ -7,6 +7,8 @@ A class's captions are every template filled with every name of the class, shuff
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from gan.data.shapes import fix_articles
@@ -86,3 +88,17 @@ def pick_captions(groups: list[list[str]], group_of_example: np.ndarray, seed: i
     sizes = np.array([len(group) for group in groups])
     picks = (rng.random(len(group_of_example)) * sizes[group_of_example]).astype(np.int64)
     return [groups[g][p] for g, p in zip(group_of_example.tolist(), picks.tolist())]
+
+
+def words_of(text: str) -> list[str]:
+    """The distinct words (runs of letters, lowercased) of ``text`` in the order they first occur."""
+    return list(dict.fromkeys(re.findall(r"[a-z]+", str(text).lower())))
+
+
+def caption_words(captions) -> list[str]:
+    """The distinct words of ``captions`` (:func:`words_of`), sorted: what a text-to-image model records of its
+    training captions (:attr:`gan.model.TextToImageGAN.caption_words`)."""
+    words = set()
+    for caption in captions:
+        words.update(words_of(caption))
+    return sorted(words)

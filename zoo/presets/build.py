@@ -7,7 +7,8 @@ data and command in its metadata. ``scripts/build_presets.sh`` runs this after e
 Each kind is measured by the evaluator its family registered (``PresetKind.evaluate``, :mod:`zoo.families`):
 t2i: attribute accuracy on held-out captions (``gan.metrics.evaluate_preset``); charlm: nats/char on the
 validation split (``zoo.text.language_model.evaluate_preset``); rbm: test log-likelihood with log Z from AIS, and
-dae/autoencoder: test binary cross-entropy (``autoencoders.evaluation``).
+dae/autoencoder: test binary cross-entropy (``autoencoders.evaluation``); seq2seq: exact match on the held-out
+pairs (``zoo.text.seq2seq.evaluate_preset``).
 """
 
 from __future__ import annotations
@@ -58,6 +59,30 @@ def evaluate(kind: str, model, preset: Path, run: Path, data=None, data_dir=None
                          f"{', '.join(name for name, k in preset_kinds().items() if k.evaluate)}")
     return resolve(registered.evaluate)(model, preset=preset, run=run, data=data, data_dir=data_dir, seed=seed,
                                         **options)
+
+
+def evaluate_run(run, seed: int = 0, data_dir=None, **options) -> dict:
+    """The metrics of the finished ``kzoo train`` run in the folder ``run``, measured again by its kind's evaluator
+    (:func:`evaluate`) on the data and settings of the run's own config.json, training and writing nothing: what
+    ``kzoo train KIND --out RUN --evaluate-only`` prints. A folder that holds no finished run is refused, naming
+    what is missing."""
+    from zoo.presets.kinds import kind_of_class
+    from zoo.presets.loading import load
+    from zoo.training import CONFIG_FILE, finished_run
+
+    run = Path(run).expanduser()
+    config_path = run / CONFIG_FILE
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{run} holds no kzoo training run (no {CONFIG_FILE}); train one there first, "
+                                "without --evaluate-only")
+    config = read_json(config_path)
+    if finished_run(run, config, verbose=0) is None:
+        raise ValueError(f"the run in {run} has not finished its {config.get('epochs')} epochs; rerun the command "
+                         "without --evaluate-only to finish (resume) it, then evaluate")
+    model = load(run)
+    kind = kind_of_class(type(model))
+    data_dir = data_dir if data_dir is not None else config.get("data_dir")
+    return evaluate(kind, model, run, run, data=config.get("text"), data_dir=data_dir, seed=seed, **options)
 
 
 def training_record(kind: str, run: Path) -> dict:

@@ -354,3 +354,18 @@ def _train_seq2seq(config, strategy, out_dir: Path, out: Path, verbose) -> dict:
     }
     write_json(metrics, out / METRICS_FILE)
     return metrics
+
+
+def evaluate_preset(model, preset: Path, run: Path, data=None, **_options) -> dict:
+    """Exact match of ``model`` on the held-out pairs of the run in ``run`` (the task, seed and sizes of its
+    config.json, as :func:`train_seq2seq` drew them): the evaluator of the ``seq2seq`` preset kind
+    (:mod:`zoo.family`)."""
+    import json
+
+    from zoo.text import dates
+
+    settings = json.loads((Path(run) / "config.json").read_text())
+    _, test_pairs = dates.train_test_split(settings["n_train"], settings["n_test"], seed=settings["seed"])
+    sources, targets = zip(*test_pairs)
+    accuracy, _ = exact_match(model, sources, targets)
+    return {"task": settings.get("task", "dates"), "exact_match": accuracy, "held_out": len(test_pairs)}
