@@ -24,7 +24,9 @@ import pytest
 from zoo.cli import build_parser
 from zoo.distribution import get_strategy
 
-ENVIRONMENT = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1", "PYTHONWARNINGS": "ignore"}
+# PYTHONFAULTHANDLER: a crash inside TensorFlow prints the Python stack instead of dying silently.
+ENVIRONMENT = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1", "PYTHONWARNINGS": "ignore",
+               "PYTHONFAULTHANDLER": "1"}
 
 TRAIN_COMMANDS = {
     "rbm": (["train", "rbm"], "autoencoders.training", "train_rbm"),
