@@ -68,8 +68,13 @@ UPSAMPLINGS = ("deconv", "resize")
 AUGMENTATIONS = ("translation", "cutout")
 TRANSLATION_RATIO, CUTOUT_RATIO = 0.125, 0.25
 MATCHING_NEGATIVES = ("mean", "hardest")
-INIT = keras.initializers.RandomNormal(0.0, 0.02)
-GAMMA_INIT = keras.initializers.RandomNormal(1.0, 0.02)
+
+
+def dcgan_init(mean=0.0):
+    """N(mean, 0.02²), DCGAN's initialiser (Radford et al. 2016): a new one for every layer, created when the layer
+    is, so that its seed comes from ``keras.utils.set_random_seed`` (one shared module-level instance would fix its
+    seed at import time, differently in every process, and give same-shaped layers the same initial weights)."""
+    return keras.initializers.RandomNormal(mean, 0.02)
 
 
 def _check_image_size(image_size):
@@ -89,12 +94,12 @@ _positive = check_positive_int
 
 
 def _batch_norm(name):
-    return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, gamma_initializer=GAMMA_INIT, name=name)
+    return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, gamma_initializer=dcgan_init(1.0), name=name)
 
 
 def text_projection(dim, name):
     """φ(t) = LeakyReLU_0.2(Dense(ψ(t))): compresses the text embedding before it joins the image path."""
-    return keras.Sequential([layers.Dense(dim, kernel_initializer=INIT, name="dense"), layers.LeakyReLU(0.2)],
+    return keras.Sequential([layers.Dense(dim, kernel_initializer=dcgan_init(), name="dense"), layers.LeakyReLU(0.2)],
                             name=name)
 
 
@@ -102,10 +107,10 @@ def _upsample(channels, upsampling, name, activation=None, use_bias=False):
     """×2 resolution: a stride-2 4×4 transposed convolution, or nearest-neighbour resizing + a 3×3 convolution."""
     if upsampling == "deconv":
         return [layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=use_bias,
-                                       activation=activation, kernel_initializer=INIT, name=name)]
+                                       activation=activation, kernel_initializer=dcgan_init(), name=name)]
     return [layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_resize"),
             layers.Conv2D(channels, 3, padding="same", use_bias=use_bias, activation=activation,
-                          kernel_initializer=INIT, name=name)]
+                          kernel_initializer=dcgan_init(), name=name)]
 
 
 def build_generator(image_size, z_dim, text_dim, text_proj_dim, ngf, name="generator", upsampling="deconv"):
@@ -115,7 +120,7 @@ def build_generator(image_size, z_dim, text_dim, text_proj_dim, ngf, name="gener
     text = keras.Input((text_dim,), name="text_embedding")
     x = layers.Concatenate()([z, text_projection(text_proj_dim, "g_text_projection")(text)])
     channels = ngf * 2 ** (doublings - 1)
-    x = layers.Dense(4 * 4 * channels, use_bias=False, kernel_initializer=INIT, name="g_dense")(x)
+    x = layers.Dense(4 * 4 * channels, use_bias=False, kernel_initializer=dcgan_init(), name="g_dense")(x)
     x = layers.Reshape((4, 4, channels))(x)
     x = layers.ReLU()(_batch_norm("g_bn0")(x))
     for index in range(1, doublings):
@@ -147,30 +152,31 @@ def build_discriminator(image_size, text_dim, text_proj_dim, ndf, conditioning="
     x = image
     for index in range(doublings):
         x = normed(layers.Conv2D(ndf * 2 ** index, 4, strides=2, padding="same",
-                                 use_bias=index == 0 or spectral_norm, kernel_initializer=INIT,
+                                 use_bias=index == 0 or spectral_norm, kernel_initializer=dcgan_init(),
                                  name=f"d_conv{index}"))(x)
         if index > 0:
             x = batch_norm(x, f"d_bn{index}")
         x = layers.LeakyReLU(0.2)(x)
     channels = ndf * 2 ** (doublings - 1)
     if spectral_norm:
-        projected = normed(layers.Dense(text_proj_dim, kernel_initializer=INIT, name="d_text_dense"))(text)
+        projected = normed(layers.Dense(text_proj_dim, kernel_initializer=dcgan_init(), name="d_text_dense"))(text)
         projected = layers.LeakyReLU(0.2)(projected)
     else:
         projected = text_projection(text_proj_dim, "d_text_projection")(text)
     if conditioning == "projection":
         features = layers.GlobalAveragePooling2D(name="d_pool")(x)
-        unconditional = normed(layers.Dense(1, kernel_initializer=INIT, name="d_logit"))(features)
-        embedded = normed(layers.Dense(channels, use_bias=False, kernel_initializer=INIT, name="d_embed"))(projected)
+        unconditional = normed(layers.Dense(1, kernel_initializer=dcgan_init(), name="d_logit"))(features)
+        embedded = normed(layers.Dense(channels, use_bias=False, kernel_initializer=dcgan_init(),
+                                       name="d_embed"))(projected)
         inner = layers.Dot(axes=1, name="d_projection")([embedded, features])
         logit = layers.Add()([unconditional, inner])
         return keras.Model([image, text], layers.Reshape(())(logit), name="discriminator")
     tiled = layers.Reshape((1, 1, text_proj_dim))(projected)
     tiled = layers.UpSampling2D(size=4)(tiled)  # copy over the 4×4 grid
     x = layers.Concatenate()([x, tiled])
-    x = normed(layers.Conv2D(channels, 1, use_bias=spectral_norm, kernel_initializer=INIT, name="d_joint"))(x)
+    x = normed(layers.Conv2D(channels, 1, use_bias=spectral_norm, kernel_initializer=dcgan_init(), name="d_joint"))(x)
     x = layers.LeakyReLU(0.2)(batch_norm(x, "d_joint_bn"))
-    logit = normed(layers.Conv2D(1, 4, padding="valid", kernel_initializer=INIT, name="d_logit"))(x)
+    logit = normed(layers.Conv2D(1, 4, padding="valid", kernel_initializer=dcgan_init(), name="d_logit"))(x)
     return keras.Model([image, text], layers.Reshape(())(logit), name="discriminator")
 
 

@@ -426,3 +426,40 @@ def test_recipe_option_validation():
                           (dict(upsampling="pixelshuffle"), "upsampling"), (dict(augment=("colour",)), "never colour")]:
         with pytest.raises(ValueError, match=match):
             _tiny_gan(**kwargs)
+
+
+INITIAL_WEIGHTS = """
+import hashlib, sys
+import numpy as np
+from gan.train import T2IConfig, build_gan, build_text_encoder
+from zoo.seeding import set_seed
+
+config = T2IConfig(image_size=16, ngf=4, ndf=4, pretrain_steps=0, matching_weight=0.0, seed=3)
+set_seed(3)
+model = build_gan(config, build_text_encoder(config))
+print("HASH", hashlib.sha256(b"".join(np.asarray(w).tobytes() for w in model.get_weights())).hexdigest())
+"""
+
+
+def test_initial_weights_depend_only_on_the_seed_in_every_process():
+    """Two fresh processes, the same seed: the same initial G and D (they differed while one module-level
+    initialiser, seeded at import, served every layer), and same-shaped layers start apart."""
+    import os
+    import subprocess
+    import sys
+
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"}
+    hashes = []
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", INITIAL_WEIGHTS], capture_output=True, text=True, env=environment,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        hashes.append(next(line for line in done.stdout.splitlines() if line.startswith("HASH ")))
+    assert hashes[0] == hashes[1]
+    keras.utils.set_random_seed(0)
+    model = TextToImageGAN(CharRNNEncoder(CharVocab(), embedding_dim=4, units=8, output_dim=12), image_size=16,
+                           z_dim=4, text_proj_dim=6, ngf=4, ndf=4, max_length=20)
+    model.build()
+    g_text = model.generator.get_layer("g_text_projection").get_weights()[0]
+    d_text = model.discriminator.get_layer("d_text_projection").get_weights()[0]
+    assert g_text.shape == d_text.shape and not np.array_equal(g_text, d_text)
