@@ -426,6 +426,7 @@ def _train_t2i(config: T2IConfig, strategy, out_dir: Path, out: Path, verbose: i
     if not guard.diverged:
         if model.caption_words is None:  # nothing left to train (a finished run, forced): make_data did not run
             model.caption_words = caption_words(served_captions(training_examples(config)))
+            write_config(out, dataclasses.asdict(config))  # e.g. --epochs lowered to the epochs already trained
         save_model(model, out / "model.keras")
     epochs_run = len(samples.epoch_seconds)
     steady = samples.epoch_seconds[1:] or samples.epoch_seconds

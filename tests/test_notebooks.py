@@ -19,7 +19,7 @@ NOTEBOOKS = {
     "01_recurrent_cells_and_gradient_flow.ipynb": (),
     "02_char_rnn.ipynb": ("charlm-shakespeare",),
     "03_autoencoders_and_rbm.ipynb": ("rbm-mnist", "dae-mnist"),
-    "04_text_to_image.ipynb": ("t2i-shapes-64",),
+    "04_text_to_image.ipynb": ("t2i-shapes-64", "t2i-flowers-64"),
 }
 
 CELL_TIMEOUT_S = 300

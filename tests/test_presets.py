@@ -410,10 +410,18 @@ PRESET_TARGETS = [
     # CD-1 with 500 hidden units: about -105 to -125 nats in the literature (Salakhutdinov & Murray 2008)
     ("rbm-mnist", ("test_log_likelihood",), ">=", -110.0),
     ("dae-mnist", ("val_bce",), "<=", 0.10),
+    # issue 24's targets: held-out-phrasing colour accuracy >= 0.75, seen-class judge top-5 at least half that of
+    # real images (0.4355 for this judge: 0.22), diversity ratio >= 0.5
+    *(("t2i-flowers-64", (group, "colour_accuracy", "petal"), ">=", 0.75) for group in ("seen", "unseen")),
+    ("t2i-flowers-64", ("seen", "judge_top5"), ">=", 0.22),
+    *(("t2i-flowers-64", (group, "diversity_ratio"), ">=", 0.5) for group in ("seen", "unseen")),
 ]
 # Targets a bundled preset is known to miss, each with its measurement; strict, so the test fails (and this entry
 # must go) once the preset is rebuilt to meet it.
-KNOWN_SHORTFALLS: dict = {}
+KNOWN_SHORTFALLS: dict = {
+    ("t2i-flowers-64", ("seen", "colour_accuracy", "petal")): "measured 0.682 after 70 epochs (real images 0.935)",
+    ("t2i-flowers-64", ("unseen", "colour_accuracy", "petal")): "measured 0.565 after 70 epochs (real images 0.929)",
+}
 
 
 def _target_cases():
