@@ -39,8 +39,8 @@ def caption_problems(caption: str, model) -> list[str]:
         problems.append(f"caption {text[:30]!r} is mostly characters this model's alphabet lacks "
                         f"({np.mean(known == model.vocab.unk_id):.0%} unknown); the picture will not follow it")
     elif getattr(model, "caption_words", None):
-        words = words_of(text)
-        unseen = [word for word in words if word not in set(model.caption_words)]
+        words, known = words_of(text), set(model.caption_words)
+        unseen = [word for word in words if word not in known]
         if words and len(unseen) > len(words) / 2:
             examples = ", ".join(repr(word) for word in unseen[:4]) + (", ..." if len(unseen) > 4 else "")
             problems.append(f"caption {text[:30]!r} is mostly words this model never saw in training "

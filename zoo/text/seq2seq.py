@@ -13,6 +13,7 @@ Output ids are the target vocabulary's ids plus two more: BOS = size, EOS = size
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from pathlib import Path
 
@@ -360,8 +361,6 @@ def evaluate_preset(model, preset: Path, run: Path, data=None, **_options) -> di
     """Exact match of ``model`` on the held-out pairs of the run in ``run`` (the task, seed and sizes of its
     config.json, as :func:`train_seq2seq` drew them): the evaluator of the ``seq2seq`` preset kind
     (:mod:`zoo.family`)."""
-    import json
-
     from zoo.text import dates
 
     settings = json.loads((Path(run) / "config.json").read_text())
