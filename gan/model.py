@@ -94,7 +94,12 @@ _positive = check_positive_int
 
 
 def _batch_norm(name):
-    return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, gamma_initializer=dcgan_init(1.0), name=name)
+    """DCGAN's BatchNorm. Built under a strategy of several replicas, it takes its statistics over the global batch
+    (``synchronized``), as one device does: per-replica statistics of a few images each would make N replicas train
+    another model than one device at the same global batch."""
+    synchronized = tf.distribute.get_strategy().num_replicas_in_sync > 1
+    return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, gamma_initializer=dcgan_init(1.0),
+                                     synchronized=synchronized, name=name)
 
 
 def text_projection(dim, name):

@@ -438,6 +438,7 @@ def _train_t2i(config: T2IConfig, strategy, out_dir: Path, out: Path, verbose: i
         "stopped": guard.reason,
         "seconds": seconds,
         "images_per_second": images_per_second,
+        "replicas": strategy.num_replicas_in_sync,
         "history": {key: [float(v) for v in values] for key, values in history.items()},
         **pretraining,
     }

@@ -18,6 +18,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from tiny_runs import KIND_COMMANDS, kind_command, kzoo
 
 from zoo.callbacks import training_callbacks
 from zoo.checkpoint import CheckpointWarning, ResumableCheckpoint, state_variables
@@ -241,10 +242,6 @@ def test_a_crash_mid_epoch_resumes_with_the_weights_of_an_uninterrupted_run(tmp_
     assert resumed["test_pseudo_log_likelihood"] == reference["test_pseudo_log_likelihood"]
 
 
-def _kzoo(*args):
-    return [sys.executable, "-m", "zoo.cli", *args]
-
-
 def _wait_for(path: Path, process, timeout):
     deadline = time.monotonic() + timeout
     while not path.exists():
@@ -266,9 +263,9 @@ def test_sigkill_mid_epoch_then_the_same_command_gives_the_uninterrupted_weights
     rerun with the same command: 4 epochs in all and bit-identical final state. Then the newest checkpoint is
     garbled and the command rerun: the CLI warns, falls back to epoch 3, retrains epoch 4, same state again."""
     reference_out, killed_out = tmp_path / "reference", tmp_path / "killed"
-    reference = subprocess.Popen(_kzoo(*RBM_COMMAND, "--out", str(reference_out)), env=ENVIRONMENT,
+    reference = subprocess.Popen(kzoo(*RBM_COMMAND, "--out", str(reference_out)), env=ENVIRONMENT,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    victim = subprocess.Popen(_kzoo(*RBM_COMMAND, "--out", str(killed_out)), env=ENVIRONMENT,
+    victim = subprocess.Popen(kzoo(*RBM_COMMAND, "--out", str(killed_out)), env=ENVIRONMENT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         assert _wait_for(killed_out / "backup" / "epoch_0001", victim, timeout=300), victim.communicate()[1][-3000:]
@@ -283,7 +280,7 @@ def test_sigkill_mid_epoch_then_the_same_command_gives_the_uninterrupted_weights
                 process.kill()
                 process.wait()
     epochs_at_kill = len(list((killed_out / "backup").glob("epoch_*")))
-    rerun = subprocess.run(_kzoo(*RBM_COMMAND, "--out", str(killed_out)), env=ENVIRONMENT, capture_output=True,
+    rerun = subprocess.run(kzoo(*RBM_COMMAND, "--out", str(killed_out)), env=ENVIRONMENT, capture_output=True,
                            text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     metrics = json.loads((killed_out / "metrics.json").read_text())
@@ -300,7 +297,7 @@ def test_sigkill_mid_epoch_then_the_same_command_gives_the_uninterrupted_weights
     raw = bytearray(newest.read_bytes())
     raw[-100] ^= 0xFF
     newest.write_bytes(bytes(raw))
-    again = subprocess.run(_kzoo(*RBM_COMMAND, "--out", str(killed_out)), env=ENVIRONMENT, capture_output=True,
+    again = subprocess.run(kzoo(*RBM_COMMAND, "--out", str(killed_out)), env=ENVIRONMENT, capture_output=True,
                            text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "epoch_0004 is corrupt" in again.stderr and "falling back to the previous one" in again.stderr
@@ -311,18 +308,6 @@ def test_sigkill_mid_epoch_then_the_same_command_gives_the_uninterrupted_weights
 
 
 # Every `kzoo train` kind, tiny, 3 epochs, --deterministic: killed by SIGKILL at a chosen moment, then rerun.
-KIND_COMMANDS = {
-    "rbm": ["train", "rbm", "--dataset", "digits", "--hidden", "16", "--epochs", "3", "--batch-size", "32",
-            "--limit", "256", "--sample-steps", "2"],
-    "autoencoder": ["train", "autoencoder", "--kind", "denoising", "--dataset", "digits", "--hidden", "16",
-                    "--code-dim", "4", "--epochs", "3", "--batch-size", "32", "--limit", "256", "--corruption",
-                    "masking", "--level", "0.3"],
-    "charlm": ["train", "charlm", "--text", "{corpus}", "--epochs", "3", "--units", "8", "--layers", "1",
-               "--embedding-dim", "8", "--seq-len", "20", "--batch-size", "16"],
-    "seq2seq": ["train", "seq2seq", "--epochs", "3", "--examples", "640", "--batch-size", "32", "--units", "16"],
-    "t2i": ["train", "t2i", "--image-size", "32", "--steps-per-epoch", "2", "--batch-size", "8", "--ngf", "8",
-            "--ndf", "8", "--pretrain-steps", "5", "--limit", "64", "--no-evaluate", "--epochs", "3"],
-}
 
 # Runs `kzoo ARGS` in this process after arranging a SIGKILL of the process itself at MOMENT: "epoch" after the
 # first batch of epoch 2 (epoch 1's checkpoint is written), "save" while epoch 2's checkpoint is being written (its
@@ -372,11 +357,9 @@ def test_every_kind_killed_mid_epoch_or_mid_save_resumes_to_the_uninterrupted_we
     """SIGKILL during epoch 2, or during the write of epoch 2's checkpoint; every checkpoint left verifies, and the
     same command rerun continues after epoch 1 and ends with the final state (weights, optimizer, RNG) of an
     uninterrupted run, bit for bit (--deterministic)."""
-    corpus = tmp_path / "corpus.txt"
-    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 120)
-    command = [arg.format(corpus=corpus) for arg in KIND_COMMANDS[kind]] + ["--deterministic", "--seed", "1"]
+    command = kind_command(kind, tmp_path)
     reference, out = tmp_path / "reference", tmp_path / "killed"
-    done = subprocess.run(_kzoo(*command, "--out", str(reference)), env=ENVIRONMENT, capture_output=True,
+    done = subprocess.run(kzoo(*command, "--out", str(reference)), env=ENVIRONMENT, capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     killed = subprocess.run([sys.executable, "-c", KILLER, moment, *command, "--out", str(out)], env=ENVIRONMENT,
@@ -388,7 +371,7 @@ def test_every_kind_killed_mid_epoch_or_mid_save_resumes_to_the_uninterrupted_we
     assert any(name.startswith(".tmp-epoch_0002-") for name in left) == (moment == "save"), left
     ResumableCheckpoint(out / "backup").read(out / "backup" / "epoch_0001")  # verifies (CorruptCheckpoint if not)
 
-    rerun = subprocess.run(_kzoo(*command, "--out", str(out)), env=ENVIRONMENT, capture_output=True, text=True,
+    rerun = subprocess.run(kzoo(*command, "--out", str(out)), env=ENVIRONMENT, capture_output=True, text=True,
                            timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "resuming after epoch 1 of 3" in rerun.stdout

@@ -457,6 +457,7 @@ def _charlm_metrics(out, done, seconds, vocab, model) -> dict:
         "seconds": seconds,
         "vocab_size": vocab.size,
         "parameters": int(model.count_params()),
+        "replicas": model.distribute_strategy.num_replicas_in_sync,
     }
     write_json(metrics, out / METRICS_FILE)
     return metrics

@@ -350,6 +350,7 @@ def _train_seq2seq(config, strategy, out_dir: Path, out: Path, verbose) -> dict:
         "held_out": len(test_pairs),
         "train_seconds": seconds,
         "total_train_seconds": float(sum(h["seconds"] for h in history)),
+        "replicas": model.distribute_strategy.num_replicas_in_sync,
         "errors": [{"input": s, "target": t, "output": p}
                    for s, t, p in zip(sources, targets, predictions) if p != t][:20],
     }
