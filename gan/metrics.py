@@ -28,6 +28,7 @@ import numpy as np
 from gan.data.shapes import ATTRIBUTES, render, shapes_examples
 from gan.generate import load_t2i
 from zoo.cache import cache_dir as zoo_cache_dir
+from zoo.cache import exclusive
 from zoo.io import prepare_out_dir, save_model, write_json
 
 ATTRIBUTE_NAMES = ("shape", "colour", "size", "position")
@@ -75,23 +76,24 @@ def shapes_attribute_classifier(image_size: int = 64, seed: int = 0, train_size:
     """
     path = cache_dir() / f"shapes_attributes_{image_size}px_seed{seed}.keras"
     heldout_path = path.with_suffix(".json")
-    if path.is_file() and heldout_path.is_file():
-        return keras.models.load_model(path, safe_mode=True), json.loads(heldout_path.read_text())
-    keras.utils.set_random_seed(seed)
-    parts = [shapes_examples(train_size, "train", image_size, seed + 101),
-             shapes_examples(train_size // 4, "test", image_size, seed + 102)]
-    images = np.concatenate([_to_unit(part.images) for part in parts])
-    labels = {name: np.concatenate([part.labels[name] for part in parts]) for name in ATTRIBUTE_NAMES}
-    model = build_classifier(image_size, {name: len(ATTRIBUTES[name]) for name in ATTRIBUTE_NAMES})
-    model.fit(images, labels, batch_size=64, epochs=epochs, verbose=0, shuffle=True)
-    fresh = [shapes_examples(1000, "train", image_size, seed + 103), shapes_examples(1000, "test", image_size,
-                                                                                     seed + 104)]
-    accuracy = accuracies(model, np.concatenate([_to_unit(part.images) for part in fresh]),
-                          {name: np.concatenate([part.labels[name] for part in fresh]) for name in ATTRIBUTE_NAMES})
-    prepare_out_dir(path.parent)
-    save_model(model, path)
-    write_json(accuracy, heldout_path)
-    return model, accuracy
+    with exclusive(path):  # one process trains it, others running at the same time wait for it
+        if path.is_file() and heldout_path.is_file():
+            return keras.models.load_model(path, safe_mode=True), json.loads(heldout_path.read_text())
+        keras.utils.set_random_seed(seed)
+        parts = [shapes_examples(train_size, "train", image_size, seed + 101),
+                 shapes_examples(train_size // 4, "test", image_size, seed + 102)]
+        images = np.concatenate([_to_unit(part.images) for part in parts])
+        labels = {name: np.concatenate([part.labels[name] for part in parts]) for name in ATTRIBUTE_NAMES}
+        model = build_classifier(image_size, {name: len(ATTRIBUTES[name]) for name in ATTRIBUTE_NAMES})
+        model.fit(images, labels, batch_size=64, epochs=epochs, verbose=0, shuffle=True)
+        fresh = [shapes_examples(1000, "train", image_size, seed + 103), shapes_examples(1000, "test", image_size,
+                                                                                         seed + 104)]
+        accuracy = accuracies(model, np.concatenate([_to_unit(part.images) for part in fresh]),
+                              {name: np.concatenate([part.labels[name] for part in fresh]) for name in ATTRIBUTE_NAMES})
+        prepare_out_dir(path.parent)
+        save_model(model, path)
+        write_json(accuracy, heldout_path)
+        return model, accuracy
 
 
 def pairwise_rms(images) -> float:
@@ -154,25 +156,26 @@ def class_classifier(dataset: str, image_size: int, data_dir=None, captions_dir=
     from gan.data import load_examples
     path = cache_dir() / f"{dataset}_classifier_{image_size}px_seed{seed}_{_data_key(data_dir, captions_dir)}.keras"
     accuracy_path = path.with_suffix(".json")
-    if path.is_file() and accuracy_path.is_file():
-        return keras.models.load_model(path, safe_mode=True), json.loads(accuracy_path.read_text())
-    keras.utils.set_random_seed(seed)
-    train = load_examples(dataset, "train", image_size, seed, data_dir, captions_dir, **_class_split(dataset))
-    test = load_examples(dataset, "test", image_size, seed, data_dir, captions_dir, **_class_split(dataset))
-    classes = int(max(train.labels["class"].max(), test.labels["class"].max())) + 1
-    model = build_classifier(image_size, {"class": classes})
-    images, labels = train.images, train.labels["class"]
-    if len(images) > 64 * max_steps:  # fewer steps than one epoch: a random subset of max_steps batches
-        keep = np.sort(np.random.default_rng(seed).permutation(len(images))[:64 * max_steps])
-        images, labels = images[keep], labels[keep]
-    epochs = int(min(max_epochs, max(1, math.ceil(max_steps / math.ceil(len(images) / 64)))))
-    model.fit(_to_unit(images), {"class": labels}, batch_size=64, epochs=epochs, verbose=0, shuffle=True)
-    accuracy = accuracies(model, _to_unit(test.images), {"class": test.labels["class"]})
-    accuracy["epochs"] = epochs
-    prepare_out_dir(path.parent)
-    save_model(model, path)
-    write_json(accuracy, accuracy_path)
-    return model, accuracy
+    with exclusive(path):  # one process trains it, others running at the same time wait for it
+        if path.is_file() and accuracy_path.is_file():
+            return keras.models.load_model(path, safe_mode=True), json.loads(accuracy_path.read_text())
+        keras.utils.set_random_seed(seed)
+        train = load_examples(dataset, "train", image_size, seed, data_dir, captions_dir, **_class_split(dataset))
+        test = load_examples(dataset, "test", image_size, seed, data_dir, captions_dir, **_class_split(dataset))
+        classes = int(max(train.labels["class"].max(), test.labels["class"].max())) + 1
+        model = build_classifier(image_size, {"class": classes})
+        images, labels = train.images, train.labels["class"]
+        if len(images) > 64 * max_steps:  # fewer steps than one epoch: a random subset of max_steps batches
+            keep = np.sort(np.random.default_rng(seed).permutation(len(images))[:64 * max_steps])
+            images, labels = images[keep], labels[keep]
+        epochs = int(min(max_epochs, max(1, math.ceil(max_steps / math.ceil(len(images) / 64)))))
+        model.fit(_to_unit(images), {"class": labels}, batch_size=64, epochs=epochs, verbose=0, shuffle=True)
+        accuracy = accuracies(model, _to_unit(test.images), {"class": test.labels["class"]})
+        accuracy["epochs"] = epochs
+        prepare_out_dir(path.parent)
+        save_model(model, path)
+        write_json(accuracy, accuracy_path)
+        return model, accuracy
 
 
 def retrieval_embedding(dataset: str, image_size: int, data_dir=None, captions_dir=None, seed: int = 0,
@@ -186,24 +189,26 @@ def retrieval_embedding(dataset: str, image_size: int, data_dir=None, captions_d
     from zoo.text.joint_embedding import JointEmbedding, class_batches
 
     path = cache_dir() / f"{dataset}_retrieval_{image_size}px_seed{seed}_{_data_key(data_dir, captions_dir)}.keras"
-    if path.is_file():
-        return keras.models.load_model(path, safe_mode=True)
-    keras.utils.set_random_seed(seed)
-    train = load_examples(dataset, "train", image_size, seed, data_dir, captions_dir, **_class_split(dataset))
-    labels, captions = class_captions(train)
-    encoder = CharRNNEncoder(CharVocab(), embedding_dim=32, cell="gru", units=128, output_dim=256,
-                             name="text_encoder")
-    joint = JointEmbedding(encoder, name="retrieval_embedding")
-    joint.compile(optimizer=keras.optimizers.Adam(2e-3))
-    # Padding is masked, so tokens cut at the longest caption train the same encoder in fewer recurrent steps
-    # (MNIST's class-name captions: 41 characters of 96).
-    longest = max(len(text) for group in captions for text in group)
-    batches = class_batches(train.images, labels, captions, encoder.vocab, max_length=max(1, min(max_length, longest)),
-                            seed=seed, classes_per_batch=min(32, len(np.unique(labels))))
-    joint.fit(batches, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)  # the stream is shuffled
-    prepare_out_dir(path.parent)
-    save_model(joint, path)
-    return joint
+    with exclusive(path):  # one process trains it, others running at the same time wait for it
+        if path.is_file():
+            return keras.models.load_model(path, safe_mode=True)
+        keras.utils.set_random_seed(seed)
+        train = load_examples(dataset, "train", image_size, seed, data_dir, captions_dir, **_class_split(dataset))
+        labels, captions = class_captions(train)
+        encoder = CharRNNEncoder(CharVocab(), embedding_dim=32, cell="gru", units=128, output_dim=256,
+                                 name="text_encoder")
+        joint = JointEmbedding(encoder, name="retrieval_embedding")
+        joint.compile(optimizer=keras.optimizers.Adam(2e-3))
+        # Padding is masked, so tokens cut at the longest caption train the same encoder in fewer recurrent steps
+        # (MNIST's class-name captions: 41 characters of 96).
+        longest = max(len(text) for group in captions for text in group)
+        batches = class_batches(train.images, labels, captions, encoder.vocab,
+                                max_length=max(1, min(max_length, longest)), seed=seed,
+                                classes_per_batch=min(32, len(np.unique(labels))))
+        joint.fit(batches, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)  # the stream is shuffled
+        prepare_out_dir(path.parent)
+        save_model(joint, path)
+        return joint
 
 
 def r_precision_of_embeddings(image_embeddings, text_embeddings, labels, candidates: int = 100,

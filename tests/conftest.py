@@ -25,3 +25,12 @@ def shared_data_dir():
             f"(set {paths.ENV_VAR} to point at it)"
         )
     return found
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto`` (setup.cfg's addopts): one pytest-xdist worker per CPU core this process may use (affinity and
+    cgroup quota, :func:`zoo.cpus.usable_cpus`), at most 4: each worker is a TensorFlow process of about 1 GB, and
+    the tests' own subprocesses need cores too."""
+    from zoo.cpus import usable_cpus
+
+    return min(usable_cpus(), 4)

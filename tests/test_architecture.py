@@ -20,8 +20,8 @@ PACKAGES = ("zoo", *FAMILIES)
 # zoo's own layers, lowest first (docs/architecture.md): a module may reference its own layer and those below.
 ZOO_LAYERS = {
     0: ("zoo.version", "zoo.lazy", "zoo.families", "zoo.io", "zoo.images", "zoo.seeding", "zoo.progress",
-        "zoo.keras_private", "zoo.distribution", "zoo.hashing", "zoo.cache", "zoo.extras", "zoo.validation",
-        "zoo.data"),
+        "zoo.keras_private", "zoo.distribution", "zoo.hashing", "zoo.cache", "zoo.cpus", "zoo.extras",
+        "zoo.validation", "zoo.data"),
     1: ("zoo.checkpoint", "zoo.callbacks", "zoo.training", "zoo.presets"),
     2: ("zoo.cells", "zoo.params", "zoo.fused_tf", "zoo.layers", "zoo.backprop", "zoo.gradients", "zoo.text"),
     3: ("zoo.cli", "zoo.cli_args", "zoo.gradients_commands", "zoo.presets_commands", "zoo.text.commands",

@@ -42,7 +42,8 @@ def test_judge_learns_real_renderings_and_is_cached(small_judge, tmp_path):
     assert set(accuracy) == {"shape", "colour", "size", "position", "all"}
     assert accuracy["position"] > 0.9 and accuracy["colour"] > 0.2  # chance: 0.25 and 0.125, after 2 small epochs
     cached = list((tmp_path / "cache" / "evaluation").glob("shapes_attributes_32px_seed0.*"))
-    assert sorted(path.suffix for path in cached) == [".json", ".keras"]
+    # the classifier, its accuracy, and the lock that kept processes running at the same time from training it twice
+    assert sorted(path.suffix for path in cached) == [".json", ".keras", ".lock"]
     assert small_judge(32)[1] == accuracy  # loaded from the cache, not retrained
 
 

@@ -72,16 +72,18 @@ LAYOUTS = [  # batch, steps, go_backwards, masked, zero_output, return_sequences
     (16, 7, True, True, True, True),  # two equal shards: LSTM and Elman project them in one product
 ]
 # The variants of a cell (another activation, reset gate or bias) share its loop code: by default they run on
-# three layouts that together cover sharding, masks with zero output, going backwards and the unrolled loop; all
+# three layouts that together cover sharding, masks with zero output, going backwards and the unrolled loop; the
+# four cells themselves on five (forward with masks and a step count without divisor, and equal shards, too); all
 # eight run with -m slow.
 VARIANT_LAYOUTS = {1, 3, 5}
+CELL_LAYOUTS = {1, 3, 5, 6, 7}
 
 
 def _kind_layouts():
     for kind in sorted(KINDS):
         for index, layout in enumerate(LAYOUTS):
             variant = kind not in ("elman", "lstm", "gru", "linear")
-            marks = [pytest.mark.slow] if variant and index not in VARIANT_LAYOUTS else []
+            marks = [pytest.mark.slow] if index not in (VARIANT_LAYOUTS if variant else CELL_LAYOUTS) else []
             yield pytest.param(kind, *layout, marks=marks, id="-".join(map(str, (*layout, kind))))
 
 

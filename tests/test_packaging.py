@@ -25,6 +25,8 @@ def test_readme_starts_with_install_and_test_commands():
 def test_ci_runs_the_readme_test_command():
     ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert _readme_commands()[1] in ci_lines
+    slow = [index for index, line in enumerate(ci_lines) if line.startswith("python -m pytest -m slow")]
+    assert slow and slow[0] > ci_lines.index(_readme_commands()[1]), "CI runs the slow tests after the fast ones"
 
 
 def test_setup_cfg_takes_version_and_entry_point_from_zoo():

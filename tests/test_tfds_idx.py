@@ -1,6 +1,10 @@
 """MNIST read through its TFDS builder when its IDX files are given (zoo.data.tfds_idx), checked against the IDX
 reader on small files made here."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -69,3 +73,28 @@ def test_corrupt_file_is_named(tmp_path, monkeypatch):
     write_idx(manual / idx.SPLIT_FILES["test"][1], np.zeros(5, np.uint8))
     with pytest.raises(ValueError, match="4 images, 5 labels"):
         mnist.load_mnist_like("mnist", data_dir=manual, split="test")
+
+
+PREPARE = """
+import sys
+import numpy as np
+from zoo.data import mnist
+images, labels = mnist.load_mnist_like("mnist", data_dir=sys.argv[1], split="train")
+print("RESULT", int(images.sum()), len(labels))
+"""
+
+
+def test_two_processes_preparing_the_same_files_at_once_both_read_them(tmp_path):
+    """pytest-xdist workers, or the workers of a multi-worker run on one machine, ask for the same preparation at
+    the same time: one prepares (zoo.cache.exclusive), the other waits, and both read the same examples."""
+    manual = make_manual_dir(tmp_path / "manual", counts=(("train", 300),))
+    environment = {**os.environ, "KZOO_CACHE": str(tmp_path / "cache"), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    processes = [subprocess.Popen([sys.executable, "-c", PREPARE, str(manual)], env=environment, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    outputs = [process.communicate(timeout=300) for process in processes]
+    for process, (out, err) in zip(processes, outputs):
+        assert process.returncode == 0, err[-3000:]
+    images, labels = idx.load_idx_dataset(manual, "train")
+    assert [line for out, _ in outputs for line in out.splitlines() if line.startswith("RESULT")] == \
+        [f"RESULT {int(images.sum())} {len(labels)}"] * 2
+    assert len(list((tmp_path / "cache" / "tfds").glob("*/idx_mnist/mnist/1.0.0/dataset_info.json"))) == 1

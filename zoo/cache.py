@@ -4,9 +4,15 @@ where ``keras.utils.get_file`` keeps its downloads; the system's temporary folde
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 ENV_VAR = "KZOO_CACHE"
 
@@ -34,3 +40,22 @@ def cache_dir(*parts: str) -> Path:
             return folder
     raise PermissionError(f"no writable cache folder: tried {root.joinpath(*parts)} and the temporary folder; "
                           f"set {ENV_VAR} to a writable folder")
+
+
+@contextlib.contextmanager
+def exclusive(path: str | os.PathLike):
+    """Hold an exclusive lock on ``<path>.lock`` while the block runs, so that one process prepares a cache entry
+    (a TFDS preparation, an evaluation classifier) while others running at the same time (pytest-xdist workers,
+    the workers of a multi-worker run on one machine) wait and then find it ready. The block should check for the
+    entry first. An advisory ``fcntl.flock`` lock, released when the process ends, however it ends; on a system
+    without ``fcntl`` (Windows) the block runs unlocked."""
+    lock = Path(f"{path}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a+b") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

@@ -29,9 +29,10 @@ per-operation cost inside a loop is of the order of a small step's matmul.
 """
 
 import os
-from pathlib import Path
 
 import tensorflow as tf
+
+from zoo.cpus import usable_cpus
 
 _OUTPUT_DERIVATIVES = {
     # φ'(a) written in terms of y = φ(a).
@@ -248,22 +249,6 @@ def _compiled(fn, key):
 
 
 MIN_SHARD_ROWS = 8
-
-
-def usable_cpus() -> int:
-    """The CPU cores this process may run on: its affinity mask (``os.sched_getaffinity``), capped by a cgroup
-    CPU quota (``/sys/fs/cgroup/cpu.max``, cgroup v2) when one is set; ``os.cpu_count()`` counts the machine's."""
-    try:
-        count = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux: no affinity to read
-        count = os.cpu_count() or 1
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-    except (OSError, ValueError):
-        return max(1, count)
-    if quota != "max" and int(period) > 0:
-        count = min(count, -(-int(quota) // int(period)))
-    return max(1, count)
 
 
 def batch_shards(x):

@@ -35,6 +35,7 @@ from gan.data.flowers import (
     PREPARED_IMAGE_SIZES as IMAGE_SIZES,
 )
 from gan.data.flowers import REED_CLASSES, URL, cache_root, check_data_dir, class_names, subset_ids
+from zoo.cache import exclusive
 from zoo.hashing import sha256_text
 
 
@@ -104,9 +105,11 @@ def prepared_builder(data_dir, image_size: int = 64, cache_dir=None) -> Captione
                          f"got {image_size}")
     stamp = [(path.name, path.stat().st_size, path.stat().st_mtime_ns) for path in sorted(directory.glob("*.*"))]
     root = cache_root(cache_dir)
-    builder = CaptionedFlowers102(config=str(image_size), data_dir=str(root / "tfds" / sha256_text(repr(stamp), 16)))
-    builder._extraction_dir = root
-    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(directory)))
+    folder = root / "tfds" / sha256_text(repr(stamp), 16)
+    with exclusive(folder / str(image_size)):  # one process prepares, others running at the same time wait for it
+        builder = CaptionedFlowers102(config=str(image_size), data_dir=str(folder))
+        builder._extraction_dir = root
+        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(directory)))
     return builder
 
 

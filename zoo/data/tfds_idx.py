@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow_datasets as tfds
 
-from zoo.cache import cache_dir
+from zoo.cache import cache_dir, exclusive
 from zoo.data.idx import SPLIT_FILES, TFDS_NAMES, check_idx_files, load_idx_dataset
 from zoo.hashing import sha256_file, sha256_text
 
@@ -96,11 +96,13 @@ def prepared_builder(name: str, data_dir: str | os.PathLike, split: str = "train
 
 
 def _prepared_builder(name: str, data_dir: str | os.PathLike, key: str) -> IdxMnist:
-    builder = IdxMnist(config=name, data_dir=str(cache_dir("tfds", key)))
-    if not builder.is_prepared():
-        for split in present_splits(data_dir):  # bad files fail here, with the IDX reader's message
-            load_idx_dataset(data_dir, split)
-    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(data_dir)))
+    folder = cache_dir("tfds", key)
+    with exclusive(folder / name):  # one process prepares, others running at the same time wait for it
+        builder = IdxMnist(config=name, data_dir=str(folder))
+        if not builder.is_prepared():
+            for split in present_splits(data_dir):  # bad files fail here, with the IDX reader's message
+                load_idx_dataset(data_dir, split)
+        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(data_dir)))
     return builder
 
 
