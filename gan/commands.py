@@ -60,8 +60,9 @@ def _train_t2i(args: argparse.Namespace) -> int:
     if metrics.get("stopped"):
         print(f"training stopped early: {metrics['stopped']}")
         return 1
-    print(f"wrote {os.path.join(args.out, 'model.keras')} ({metrics['images_per_second'] or 0:.1f} images/s); "
-          f"samples in {os.path.join(args.out, 'samples')}")
+    speed = metrics["images_per_second"]  # None when no epoch was trained now (a finished run saved again)
+    print(f"wrote {os.path.join(args.out, 'model.keras')}" + (f" ({speed:.1f} images/s)" if speed else "")
+          + f"; samples in {os.path.join(args.out, 'samples')}")
     if args.dataset == "shapes" and args.evaluate:
         from gan.metrics import evaluate_t2i
 

@@ -44,7 +44,9 @@ def test_rerun_resumes_and_only_trains_the_new_epochs(trained, capsys):
     assert "already holds this run, trained for 2 epochs; nothing to do" in capsys.readouterr().out
     assert (trained / "metrics.json").stat().st_mtime_ns == before
     assert main(TINY + ["--epochs", "2", "--force", "--out", str(trained)]) == 0  # --force writes them again
-    assert "GAN: already trained for 2 of 2" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "GAN: already trained for 2 of 2" in out
+    assert "model.keras; samples in" in out and "images/s" not in out  # no speed: no epoch was trained now
     assert (trained / "metrics.json").stat().st_mtime_ns > before
     assert main(TINY + ["--epochs", "2", "--ngf", "16", "--out", str(trained)]) == 2
     assert re.search(r"different settings \(ngf: \d+ -> 16\)", capsys.readouterr().err)
