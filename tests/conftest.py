@@ -28,9 +28,10 @@ def shared_data_dir():
 
 
 def pytest_xdist_auto_num_workers(config):
-    """``-n auto`` (setup.cfg's addopts): one pytest-xdist worker per CPU core this process may use (affinity and
-    cgroup quota, :func:`zoo.cpus.usable_cpus`), at most 4: each worker is a TensorFlow process of about 1 GB, and
-    the tests' own subprocesses need cores too."""
+    """``-n auto`` (setup.cfg's addopts): pytest-xdist workers for the CPU cores this process may use (affinity and
+    cgroup quota, :func:`zoo.cpus.usable_cpus`) plus one, at most 4. The extra worker keeps the cores busy while
+    others wait on the subprocesses and files of their tests (measurements: bench/README.md, "The test suite").
+    At most 4: each worker is a TensorFlow process of about 1 GB."""
     from zoo.cpus import usable_cpus
 
-    return min(usable_cpus(), 4)
+    return min(usable_cpus() + 1, 4)
