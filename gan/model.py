@@ -587,8 +587,9 @@ class TextToImageGAN(keras.Model):
         batch, so that the gradients the optimizers all-reduce by summation (Keras's ``apply_gradients`` in a
         replica context) are those of the mean loss over the global batch; the metrics are Mean trackers updated
         with per-example values (their totals and counts are summed over replicas); the noise is drawn for the
-        global batch and sliced (see :meth:`_noise`). What stays per replica: BatchNorm statistics, the
-        mismatched captions and the interpolation partners, which come from the replica's own examples.
+        global batch and sliced (see :meth:`_noise`); BatchNorm built under several replicas is synchronized
+        (:func:`_batch_norm`). What stays per replica: the mismatched captions, the interpolation partners and the
+        matching term's negatives, which come from the replica's own examples.
         """
         from zoo.distribution import replica_batch_position
 
