@@ -2,11 +2,7 @@
 run them for real in subprocesses: tests/test_fault_tolerance.py (SIGKILL and resume) and tests/test_distribute.py
 (one device against 2 logical CPUs and 2 localhost workers)."""
 
-import os
 import sys
-
-ENVIRONMENT = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1", "PYTHONWARNINGS": "ignore",
-               "PYTHONFAULTHANDLER": "1"}
 
 KIND_COMMANDS = {
     "rbm": ["train", "rbm", "--dataset", "digits", "--hidden", "16", "--epochs", "3", "--batch-size", "32",
