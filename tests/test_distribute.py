@@ -97,31 +97,6 @@ def test_get_strategy_rejects_devices_it_cannot_use(monkeypatch):
             get_strategy("multiworker", devices=2)
 
 
-@pytest.mark.parametrize("kind", ["autoencoder"])
-def test_mirrored_devices_from_the_command_line_split_the_cpu(kind, tmp_path):
-    """`kzoo train KIND --distribute mirrored --devices 2` on a machine without a GPU: two logical CPUs, made
-    before TensorFlow starts, train the same global batch as one device (autoencoder within rtol 1e-4; the RBM's
-    Gibbs sampling draws other numbers on one device, within 5 %). The fast stage runs one kind; the slow
-    test_every_kind_on_two_cpus_and_two_workers_matches_one_device runs every kind this way and on 2 workers."""
-    argv = [sys.executable, "-m", "zoo.cli", "train", *TRAIN_COMMANDS[kind][0][1:], "--dataset", "digits",
-            "--hidden", "16", "--epochs", "1", "--batch-size", "32", "--limit", "256", "--seed", "0"]
-    argv += ["--sample-steps", "2"] if kind == "rbm" else ["--code-dim", "8"]
-    results = {}
-    for devices in (1, 2):
-        out = tmp_path / f"devices{devices}"
-        done = subprocess.run([*argv, "--distribute", "mirrored", "--devices", str(devices), "--out", str(out)],
-                              capture_output=True, text=True, env=ENVIRONMENT, timeout=300)
-        assert done.returncode == 0, done.stderr[-3000:]
-        results[devices] = json.loads((out / "metrics.json").read_text())
-    assert (results[1]["replicas"], results[2]["replicas"]) == (1, 2)
-    if kind == "autoencoder":
-        assert results[2]["test_bce_clean"] == pytest.approx(results[1]["test_bce_clean"], rel=1e-4)
-    else:  # one device runs the RBM under XLA, which draws other Gibbs samples (the in-process test above
-        # compiles both alike and gets rtol 1e-5): the same training, other random numbers
-        assert results[2]["test_pseudo_log_likelihood"] == pytest.approx(results[1]["test_pseudo_log_likelihood"],
-                                                                        rel=0.05)
-
-
 def test_the_cpu_cannot_be_split_once_tensorflow_started():
     script = textwrap.dedent(
         """
