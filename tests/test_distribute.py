@@ -304,36 +304,10 @@ def test_two_workers_on_localhost_end_with_the_same_weights(tmp_path):
     """`--distribute multiworker`: two processes with TF_CONFIG on 127.0.0.1 train one RBM; both finish with equal
     weights, and only the chief writes into --out (worker 1 writes into a temporary folder)."""
     out = tmp_path / "run"
-    cluster = [f"127.0.0.1:{port}" for port in _free_ports(2)]
-    workers, logs = [], []
-    for index in range(2):
-        config = {"cluster": {"worker": cluster}, "task": {"type": "worker", "index": index}}
-        log = open(tmp_path / f"worker{index}.log", "w+")
-        logs.append(log)
-        workers.append(subprocess.Popen(
-            [sys.executable, "-c", MULTIWORKER, str(out)], stdout=log, stderr=subprocess.STDOUT, text=True,
-            env={**ENVIRONMENT, "TF_CONFIG": json.dumps(config),
-                 "KZOO_TEST_WEIGHTS": str(tmp_path / f"weights{index}.npz")}))
-    deadline = time.monotonic() + 300
-    try:
-        for worker in workers:
-            worker.wait(timeout=max(1.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        for worker in workers:
-            worker.kill()
-        tails = []
-        for index, log in enumerate(logs):
-            log.seek(0)
-            tails.append(f"--- worker {index}\n{log.read()[-3000:]}")
-        pytest.fail("the 2-worker run did not finish in 300 s\n" + "\n".join(tails))
-    outputs = []
-    for index, (worker, log) in enumerate(zip(workers, logs)):
-        log.seek(0)
-        text = log.read()
-        log.close()
-        assert worker.returncode == 0, f"worker {index} failed:\n{text[-4000:]}"
-        outputs.append(json.loads(next(line for line in text.splitlines()
-                                       if line.startswith("RESULT "))[len("RESULT "):]))
+    texts = _two_workers(lambda index: [sys.executable, "-c", MULTIWORKER, str(out)], tmp_path, timeout=300,
+                         environment=lambda index: {"KZOO_TEST_WEIGHTS": str(tmp_path / f"weights{index}.npz")})
+    outputs = [json.loads(next(line for line in text.splitlines() if line.startswith("RESULT "))[len("RESULT "):])
+               for text in texts]
     assert [output["replicas"] for output in outputs] == [2, 2]
     assert outputs[0]["history"] == outputs[1]["history"]
     assert len(outputs[0]["history"]["reconstruction_error"]) == 2
@@ -358,28 +332,39 @@ def _history(out):
     return {key: [entry[key] for entry in entries] for key in entries[0] if key != "epoch"}
 
 
-def _two_workers(command, out, tmp_path, timeout=600):
-    """`kzoo COMMAND --distribute multiworker` as two localhost worker processes (TF_CONFIG); both must succeed."""
+def _two_workers(argv, tmp_path, timeout=600, environment=lambda index: {}):
+    """Two localhost worker processes of one MultiWorkerMirroredStrategy cluster (TF_CONFIG), ``argv(index)`` and
+    ``environment(index)`` giving each one's command line and extra variables; both must exit 0 within ``timeout``
+    seconds. Returns their logs (stdout and stderr)."""
     cluster = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     workers = []
     for index in range(2):
         config = {"cluster": {"worker": cluster}, "task": {"type": "worker", "index": index}}
         log = open(tmp_path / f"worker{index}.log", "w+")
-        workers.append((subprocess.Popen(kzoo(*command, "--distribute", "multiworker", "--out", str(out)),
-                                         stdout=log, stderr=subprocess.STDOUT, text=True,
-                                         env={**ENVIRONMENT, "TF_CONFIG": json.dumps(config)}), log))
+        workers.append((subprocess.Popen(argv(index), stdout=log, stderr=subprocess.STDOUT, text=True,
+                                         env={**ENVIRONMENT, "TF_CONFIG": json.dumps(config), **environment(index)}),
+                        log))
     deadline = time.monotonic() + timeout
+    timed_out = False
     try:
         for worker, _ in workers:
             worker.wait(timeout=max(1.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
+        timed_out = True
         for worker, _ in workers:
             worker.kill()
-    for index, (worker, log) in enumerate(workers):
+            worker.wait()
+    texts = []
+    for worker, log in workers:
         log.seek(0)
-        text = log.read()
+        texts.append(log.read())
         log.close()
-        assert worker.returncode == 0, f"worker {index} of {command[:2]} failed:\n{text[-4000:]}"
+    if timed_out:
+        pytest.fail(f"the 2-worker run did not finish in {timeout} s\n"
+                    + "\n".join(f"--- worker {index}\n{text[-3000:]}" for index, text in enumerate(texts)))
+    for index, ((worker, _), text) in enumerate(zip(workers, texts)):
+        assert worker.returncode == 0, f"worker {index} failed:\n{text[-4000:]}"
+    return texts
 
 
 # rtol of the per-epoch metrics of the 2-replica runs against one device. Exact in the math for the RBM, the
@@ -409,7 +394,7 @@ def test_every_kind_on_two_cpus_and_two_workers_matches_one_device(kind, tmp_pat
         done = subprocess.run(kzoo(*command, *extra, "--out", str(out)), env=ENVIRONMENT, capture_output=True,
                               text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-4000:]
-    _two_workers(command, workers, tmp_path)
+    _two_workers(lambda index: kzoo(*command, "--distribute", "multiworker", "--out", str(workers)), tmp_path)
 
     reference, mirrored, multiworker = _history(one), _history(two), _history(workers)
     assert set(reference) == set(mirrored) == set(multiworker) and len(next(iter(reference.values()))) == 3
