@@ -217,9 +217,12 @@ def test_mnist_captioned_from_class_names(shared_data_dir):
     assert again.captions == examples.captions
 
 
-def test_fashion_mnist_captions(shared_data_dir):
-    examples = gd.load_examples("fashion_mnist", "train", image_size=32, data_dir=shared_data_dir / "fashion_mnist",
-                                limit=100)
+def test_fashion_mnist_captions(shared_data_dir, tmp_path, monkeypatch):
+    from tests.test_idx import write_subset
+
+    monkeypatch.setenv("KZOO_CACHE", str(tmp_path / "cache"))
+    data_dir = write_subset(shared_data_dir / "fashion_mnist", tmp_path / "fashion_mnist", train=500, test=100)
+    examples = gd.load_examples("fashion_mnist", "train", image_size=32, data_dir=data_dir, limit=100)
     assert examples.images.shape == (100, 32, 32, 3)
     assert examples.class_names[9] == "Ankle boot"
     names = gcaptions.zoo_captions.CLASS_NAMES["fashion_mnist"]

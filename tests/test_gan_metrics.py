@@ -7,6 +7,7 @@ import pytest
 
 from gan import metrics
 from gan.model import TextToImageGAN
+from tests.test_idx import write_subset
 from zoo.text import CharRNNEncoder, CharVocab
 
 
@@ -113,19 +114,6 @@ def test_r_precision_is_one_for_aligned_embeddings_and_near_chance_for_random():
         metrics.r_precision_of_embeddings(onehot[:5], onehot[:5], np.zeros(5))
 
 
-def mnist_subset(source, folder, train=6400, test=1000):
-    """The first ``train`` and ``test`` real MNIST digits of ``source`` written as IDX files into ``folder`` (the
-    whole set takes 20 s to prepare as TFDS shards and read back; the evaluation code path is the same)."""
-    from tests.test_idx import write_split
-    from zoo.data.idx import SPLIT_FILES, read_idx
-
-    folder.mkdir()
-    for split, count in (("train", train), ("test", test)):
-        images, labels = (read_idx(source / name)[:count] for name in SPLIT_FILES[split])
-        write_split(folder, split, images, labels)
-    return folder
-
-
 def test_evaluate_t2i_on_an_mnist_model(shared_data_dir, monkeypatch, tmp_path):
     """Class accuracy and R-precision of a (random) MNIST model beside the real-image reference, with small
     evaluation models trained into a temporary cache on the first 6,400 real training digits."""
@@ -133,7 +121,7 @@ def test_evaluate_t2i_on_an_mnist_model(shared_data_dir, monkeypatch, tmp_path):
     classifier, retrieval = metrics.class_classifier, metrics.retrieval_embedding
     monkeypatch.setattr(metrics, "class_classifier", lambda *a, **k: classifier(*a, **k, max_steps=100))
     monkeypatch.setattr(metrics, "retrieval_embedding", lambda *a, **k: retrieval(*a, **k, steps=150))
-    data_dir = mnist_subset(shared_data_dir / "mnist", tmp_path / "mnist")
+    data_dir = write_subset(shared_data_dir / "mnist", tmp_path / "mnist", train=6400, test=1000)
     run = saved_run(tmp_path, {"dataset": "mnist", "data_dir": str(data_dir)})
     result = metrics.evaluate_t2i(run, samples=200)
     assert result["dataset"] == "mnist" and result["test_captions"] == 200

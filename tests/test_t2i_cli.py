@@ -109,13 +109,17 @@ def test_evaluate_only_measures_the_finished_run_again_and_writes_nothing(traine
 
 
 @pytest.mark.parametrize("recipe", ["charcnn-ms", "charcnn", "matching", "reed2016"])
-def test_each_recipe_trains_saves_and_loads(recipe, tmp_path):
+def test_each_recipe_trains_saves_and_loads(recipe, tmp_path, request):
+    """The default recipe is the module's `trained` run (no --recipe); the others train here."""
     import keras
 
-    from gan.recipes import RECIPES
+    from gan.recipes import DEFAULT_RECIPE, RECIPES
 
-    out = tmp_path / recipe
-    assert main(TINY + ["--recipe", recipe, "--epochs", "1", "--out", str(out)]) == 0
+    if recipe == DEFAULT_RECIPE:
+        out = request.getfixturevalue("trained")
+    else:
+        out = tmp_path / recipe
+        assert main(TINY + ["--recipe", recipe, "--epochs", "1", "--out", str(out)]) == 0
     config = json.loads((out / "config.json").read_text())
     expected = {**RECIPES[recipe], "pretrain_steps": 2}  # --pretrain-steps 2 overrides the recipe's
     assert config["recipe"] == recipe and {key: config[key] for key in expected} == expected
