@@ -122,10 +122,11 @@ def test_constructor_and_input_errors():
         load_seq2seq(".")
 
 
-def test_brief_training_beats_chance(tmp_path):
-    metrics = train_seq2seq(out_dir=tmp_path, epochs=2, n_train=2000, n_test=100, units=32, batch_size=32,
-                            learning_rate=1e-2, bucket_boundaries=(41,), verbose=0)
-    history = __import__("json").loads((tmp_path / "history.json").read_text())
+def test_brief_training_beats_chance_and_a_resumed_run_ends_with_the_same_weights(tmp_path):
+    settings = dict(n_train=2000, n_test=100, units=32, batch_size=32, learning_rate=1e-2, bucket_boundaries=(41,),
+                    verbose=0)
+    metrics = train_seq2seq(out_dir=tmp_path / "whole", epochs=2, **settings)
+    history = __import__("json").loads((tmp_path / "whole" / "history.json").read_text())
     assert history[1]["loss"] < history[0]["loss"]
     # Chance per character is 1/11 (digits and '-'), so chance exact match is ~0.
     assert history[1]["val_char_accuracy"] > 0.5
@@ -133,8 +134,17 @@ def test_brief_training_beats_chance(tmp_path):
     # --evaluate-only measures the finished run again on the same held-out pairs: the same figure
     from zoo.presets.build import evaluate_run
 
-    again = evaluate_run(tmp_path)
+    again = evaluate_run(tmp_path / "whole")
     assert again["held_out"] == 100 and again["exact_match"] == metrics["exact_match"]
+
+    # one epoch, then a rerun asking for two trains only the second, from the checkpoint: the uninterrupted weights
+    train_seq2seq(out_dir=tmp_path / "resumed", epochs=1, **settings)
+    resumed = train_seq2seq(out_dir=tmp_path / "resumed", epochs=2, **settings)
+    assert resumed["epochs_trained_now"] == [1]
+    whole, resumed = load_seq2seq(tmp_path / "whole"), load_seq2seq(tmp_path / "resumed")
+    assert len(whole.get_weights()) == len(resumed.get_weights()) > 0
+    for a, b in zip(whole.get_weights(), resumed.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.slow
@@ -163,15 +173,3 @@ def test_epoch_order_depends_on_seed_and_epoch_only():
         np.testing.assert_array_equal(a, b)
     first = sorted(map(bytes, whole[:steps]))
     assert first != sorted(map(bytes, whole[steps:2 * steps]))  # each epoch is shuffled anew
-
-
-def test_resumed_training_ends_with_the_weights_of_an_uninterrupted_run(tmp_path):
-    settings = dict(n_train=400, n_test=20, units=8, batch_size=32, bucket_boundaries=(41,), verbose=0)
-    train_seq2seq(out_dir=tmp_path / "whole", epochs=2, **settings)
-    train_seq2seq(out_dir=tmp_path / "resumed", epochs=1, **settings)
-    again = train_seq2seq(out_dir=tmp_path / "resumed", epochs=2, **settings)
-    assert again["epochs_trained_now"] == [1]  # only the new epoch: the first came from the checkpoint
-    whole, resumed = load_seq2seq(tmp_path / "whole"), load_seq2seq(tmp_path / "resumed")
-    assert len(whole.get_weights()) == len(resumed.get_weights()) > 0
-    for a, b in zip(whole.get_weights(), resumed.get_weights()):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
