@@ -21,7 +21,7 @@ PACKAGES = ("zoo", *FAMILIES)
 ZOO_LAYERS = {
     0: ("zoo.version", "zoo.lazy", "zoo.families", "zoo.io", "zoo.images", "zoo.seeding", "zoo.progress",
         "zoo.keras_private", "zoo.distribution", "zoo.hashing", "zoo.cache", "zoo.cpus", "zoo.extras",
-        "zoo.validation", "zoo.data"),
+        "zoo.tensorflow_start", "zoo.validation", "zoo.data"),
     1: ("zoo.checkpoint", "zoo.callbacks", "zoo.training", "zoo.presets"),
     2: ("zoo.cells", "zoo.params", "zoo.fused_tf", "zoo.layers", "zoo.backprop", "zoo.gradients", "zoo.text"),
     3: ("zoo.cli", "zoo.cli_args", "zoo.gradients_commands", "zoo.presets_commands", "zoo.text.commands",

@@ -360,6 +360,17 @@ def test_build_a_preset_from_a_charlm_run(tmp_path):
     assert not (tmp_path / "too-big").exists()
 
 
+def test_the_build_script_hides_tensorflow_start_up_logs_as_kzoo_does(tmp_path, monkeypatch, capsys):
+    from zoo.presets import build
+
+    calls = []
+    monkeypatch.setattr(build, "quiet_tensorflow_start", lambda: calls.append("quiet"))
+    monkeypatch.setattr(build, "build", lambda *args, **kwargs: calls.append("build") or {
+        key: key for key in ("name", "kind", "parameters", "size_bytes", "metrics", "training")})
+    assert build.main(["charlm-tiny", "--run", str(tmp_path)]) == 0
+    assert calls == ["quiet", "build"] and json.loads(capsys.readouterr().out)["name"] == "name"
+
+
 # -- the command line and the bundled presets -------------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from zoo.presets.format import sha256_file
 from zoo.presets.registry import BUNDLED_DIR
+from zoo.tensorflow_start import quiet_tensorflow_start
 
 MAX_PRESET_BYTES = 8_000_000
 
@@ -144,6 +145,7 @@ def main(argv=None) -> int:
     parser.add_argument("--samples", type=int, default=1000, help="t2i: held-out captions to evaluate on")
     parser.add_argument("--max-bytes", type=int, default=MAX_PRESET_BYTES, help="size limit of the preset")
     args = parser.parse_args(argv)
+    quiet_tensorflow_start()  # TensorFlow's start-up lines hidden, as in `kzoo`
     if args.data_dir is None and args.data and Path(args.data).is_dir():
         args.data_dir = args.data
     metadata = build(args.name, args.run, args.out, args.description, args.data, args.command, args.max_bytes,
