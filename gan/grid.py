@@ -19,6 +19,15 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
+def _visible_part(caption: str, characters: int, lines: int) -> str:
+    """The start of ``caption`` that :func:`textwrap.wrap` needs for its first ``lines`` lines of ``characters``:
+    textwrap's time grows with the square of a long word, so a 10 MB caption would take minutes. A line holds at
+    most ``characters`` characters after its whitespace; the cut keeps twice the shown text and one line more, and
+    the wrapped lines that are drawn equal those of the whole caption unless a run of whitespace longer than that
+    precedes them."""
+    return caption[: 2 * characters * (lines + 1)]
+
+
 def captioned_grid(images, captions, caption_width: int | None = None, padding: int = 2) -> Image.Image:
     """``images`` [rows, columns, S, S, 3] in [−1, 1] and one caption per row → a PIL image.
 
@@ -40,8 +49,9 @@ def captioned_grid(images, captions, caption_width: int | None = None, padding: 
     font_size = max(9, min(14, size // 4))
     font = _font(font_size)
     characters = max(8, int(caption_width / (0.55 * font_size)))
+    shown_lines = max(1, size // (font_size + 2))
     for row, caption in enumerate(captions):
-        lines = textwrap.wrap(str(caption), characters)[: max(1, size // (font_size + 2))] or [""]
+        lines = textwrap.wrap(_visible_part(str(caption), characters, shown_lines), characters)[:shown_lines] or [""]
         top = padding + row * (size + padding)
         for index, line in enumerate(lines):
             draw.text((4, top + index * (font_size + 2)), line, fill="black", font=font)

@@ -227,6 +227,20 @@ def test_captioned_grid(tmp_path):
         captioned_grid(images, ["only one"])
 
 
+def test_captioned_grid_draws_a_10_mb_caption_in_moments_as_its_start():
+    """Only the start of a caption is drawn; wrapping all of a 10 MB caption took minutes (textwrap is quadratic
+    in a long word)."""
+    import time
+
+    images = np.zeros((2, 3, 32, 32, 3))
+    long_word, long_text = "x" * 10_000_000, "a red flower " * 800_000
+    started = time.perf_counter()
+    whole = np.asarray(captioned_grid(images, [long_word, long_text]))
+    assert time.perf_counter() - started < 5
+    np.testing.assert_array_equal(whole, np.asarray(captioned_grid(images, [long_word[:2000], long_text[:2000]])))
+    assert not np.array_equal(whole, np.asarray(captioned_grid(images, [long_word[:20], long_text[:20]])))
+
+
 class _Model:
     stop_training = False
 
