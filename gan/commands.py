@@ -102,9 +102,9 @@ def register(commands, bench, train, sample) -> None:
     parser.add_argument("--data-dir", help="folder with the dataset's files (mnist/fashion_mnist IDX files, "
                                            "flowers102 archive and .mat files)")
     parser.add_argument("--captions-dir", help="flowers102: Reed et al.'s text_c10 caption folder")
-    parser.add_argument("--epochs", type=positive_int, default=18, help="epochs (a rerun continues up to this)")
+    parser.add_argument("--epochs", type=positive_int, default=28, help="epochs (a rerun continues up to this)")
     parser.add_argument("--steps-per-epoch", type=positive_int, default=100, help="batches per epoch")
-    parser.add_argument("--batch-size", type=positive_int, default=64, help="global batch size")
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="global batch size")
     parser.add_argument("--image-size", type=int, choices=(32, 64), default=32,
                         help="image side in pixels (64 as in Reed et al.)")
     parser.add_argument("--ngf", type=positive_int, default=32, help="generator base channels (64 in DCGAN)")

@@ -34,8 +34,8 @@ for name in "${PRESETS[@]}"; do
     t2i-shapes-64)
       preset "$name" "Text-to-image GAN-INT-CLS (char-CNN text encoder + DCGAN generator), 64x64, built-in shapes" \
         "shapes (built in)" -- \
-        kzoo train t2i --dataset shapes --recipe charcnn-ms --image-size 64 --ngf 32 --ndf 32 --epochs 40 --seed 0 \
-        --no-evaluate --out "$RUNS/$name" ;;
+        kzoo train t2i --dataset shapes --recipe charcnn-ms --image-size 64 --ngf 32 --ndf 32 --batch-size 64 \
+        --epochs 40 --seed 0 --no-evaluate --out "$RUNS/$name" ;;
     t2i-flowers-64)
       # Reed et al.'s class split (82 classes, 7,034 images); captions from each image's class name and measured
       # petal/centre colours. 70 epochs of 100 GAN steps: about 70 minutes on an idle 2-core machine (1.7 steps/s),
@@ -43,7 +43,7 @@ for name in "${PRESETS[@]}"; do
       preset "$name" "Text-to-image GAN-INT-CLS (char-CNN text encoder + DCGAN generator), 64x64, Oxford-102 flowers" \
         "$DATA/oxford_flowers102" -- \
         kzoo train t2i --dataset flowers102 --data-dir "$DATA/oxford_flowers102" --image-size 64 --ngf 32 --ndf 32 \
-        --epochs 70 --seed 0 --no-evaluate --out "$RUNS/$name" ;;
+        --batch-size 64 --epochs 70 --seed 0 --no-evaluate --out "$RUNS/$name" ;;
     charlm-shakespeare)
       preset "$name" "Character language model, 2 x LSTM(256), tiny-shakespeare" \
         "$DATA/tinyshakespeare/input.txt" -- \
