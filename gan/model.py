@@ -293,9 +293,9 @@ class TextToImageGAN(keras.Model):
         diversity_weight: λ of the mode-seeking term (:func:`mode_seeking_ratio`; 0 turns it off), which costs one
             more generator pass per step.
     Data for ``fit``: dicts ``{"image": [B, S, S, 3] in [−1, 1], "text_ids": int32 [B, L]}``, optionally with
-    ``"match_key"`` int32 [B] (a class id: captions with equal keys describe the same thing and are never used as
-    each other's mismatch). With a frozen text encoder, ``"text_embedding"`` [B, D] (ψ(t) computed beforehand, see
-    :class:`gan.caption_embeddings.CaptionEmbeddings`) may replace ``"text_ids"``.
+    ``"match_key"`` int32 [B] (a description id, such as the class: captions with equal keys describe the same
+    thing and are never used as each other's mismatch). With a frozen text encoder, ``"text_embedding"`` [B, D]
+    (ψ(t) computed beforehand, see :class:`gan.caption_embeddings.CaptionEmbeddings`) may replace ``"text_ids"``.
     """
 
     def __init__(self, text_encoder, image_size=64, z_dim=100, text_proj_dim=128, ngf=64, ndf=64,

@@ -257,13 +257,15 @@ def build_gan(config: T2IConfig, encoder, image_encoder=None) -> TextToImageGAN:
 
 
 def class_captions(examples):
-    """(class ids [n], captions per class) for DS-SJE batches: the ``class`` label when the dataset has one,
-    otherwise each example's caption group (for shapes: one class per attribute combination)."""
+    """(class ids [n], captions per class) for DS-SJE batches. Without a ``class`` label (shapes) each example's
+    caption group is its class (one per attribute combination). With one, the class is the example's description
+    (:meth:`gan.data.Examples.description_keys`): the class label alone, or for flowers captioned from their pixels
+    the class with the petal and centre colours, so that a caption is paired with images of the colours it names."""
     if examples.caption_groups is None:
         raise ValueError("the dataset gives no alternative captions to pretrain the text encoder with")
     if "class" not in examples.labels:
         return np.asarray(examples.caption_group, np.int64), [list(group) for group in examples.caption_groups]
-    labels = np.asarray(examples.labels["class"], np.int64)
+    labels = examples.description_keys().astype(np.int64)
     captions = [set() for _ in range(int(labels.max()) + 1)]
     for label, group in zip(labels, examples.caption_group):
         captions[label].update(examples.caption_groups[group])
@@ -347,21 +349,8 @@ def training_dataset(config: T2IConfig, vocab, global_batch: int, skip_batches: 
     else:
         text = ("text_ids", CharTokenizer(vocab, max_length=config.max_length))
     return dataset.map(lambda batch: {"image": batch["image"], text[0]: text[1](batch["caption"]),
-                                      "match_key": match_key(batch["label"])},
+                                      "match_key": batch["description"]},
                        num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
-
-
-def match_key(label):
-    """One int32 per example that is equal exactly when two captions describe the same thing: the class, or for
-    shapes the combination of shape, colour, size and position."""
-    if not isinstance(label, dict):
-        return tf.cast(label, tf.int32)
-    from gan.data.shapes import ATTRIBUTES
-
-    key = tf.zeros_like(label["shape"], tf.int32)
-    for name, values in ATTRIBUTES.items():
-        key = key * len(values) + tf.cast(label[name], tf.int32)
-    return key
 
 
 def train_t2i(config: T2IConfig, out_dir: str | os.PathLike, verbose: int = 1, callbacks=(),

@@ -565,3 +565,37 @@ def test_file_backed_sets_default_to_the_shared_data_folder(tmp_path, monkeypatc
     np.testing.assert_array_equal(examples.images[..., 0], images)
     with pytest.raises(ValueError, match=r"flowers102 needs data_dir.*KZOO_SHARED_DATA"):
         gd.load_examples("flowers102", "test", image_size=32)
+
+
+def test_description_keys_tell_apart_what_the_captions_say():
+    """Flowers captioned from their pixels: two images of one class with other petal colours get other description
+    keys, so DS-SJE pairs each caption with images of the colours it names and the GAN never takes one caption as
+    the other's match; equal labels give equal keys, and a dataset labelled by class alone keys by class."""
+    from gan.train import class_captions
+
+    groups = [["a lily with white petals"], ["a lily with red petals"], ["a lily with white petals, again"],
+              ["a rose with red petals"]]
+    labels = {"class": np.array([0, 0, 0, 1]), "petal": np.array([1, 2, 1, 2]), "centre": np.array([3, 3, 3, 3])}
+    examples = gd.Examples(images=np.zeros((4, 8, 8, 3), np.uint8), captions=[g[0] for g in groups], labels=labels,
+                           class_names=["lily", "rose"], caption_groups=groups, caption_group=np.arange(4))
+    keys = examples.description_keys()
+    assert keys[0] == keys[2] and len({keys[0], keys[1], keys[3]}) == 3
+    ids, captions = class_captions(examples)
+    np.testing.assert_array_equal(ids, keys)
+    assert captions[ids[0]] == ["a lily with white petals", "a lily with white petals, again"]
+    assert captions[ids[1]] == ["a lily with red petals"]
+    by_class = gd.Examples(images=examples.images, captions=examples.captions, labels={"class": labels["class"]},
+                           class_names=["lily", "rose"], caption_groups=groups, caption_group=np.arange(4))
+    np.testing.assert_array_equal(by_class.description_keys(), [0, 0, 0, 1])
+
+
+def test_pipeline_serves_description_keys_equal_exactly_for_equal_labels():
+    from gan.data.loaders import load_raw
+
+    raw = load_raw("shapes", "train", 32, 0, limit=600)
+    batch = next(iter(gd.make_dataset("shapes", batch_size=600, image_size=32, examples=raw, shuffle=False)))
+    labels = np.stack([batch["label"][name].numpy() for name in sorted(batch["label"])], axis=1)
+    same_labels = (labels[:, None] == labels[None]).all(axis=-1)
+    keys = batch["description"].numpy()
+    np.testing.assert_array_equal(keys[:, None] == keys[None], same_labels)
+    assert same_labels.sum() > len(keys) and not same_labels.all()  # some pairs share a description, most do not

@@ -55,6 +55,18 @@ class Examples:
     def image_size(self) -> int:
         return int(self.images.shape[1])
 
+    def description_keys(self) -> np.ndarray:
+        """int32 ``[n]``, equal for two examples exactly when all their labels are: when their captions describe
+        the same thing. For shapes the shape, colour, size and position; for flowers captioned from their pixels the
+        class and the petal and centre colours (two lilies of other colours are described differently); for the
+        datasets labelled by class alone, the class."""
+        keys = np.zeros(len(self), np.int64)
+        for name in sorted(self.labels):
+            values = np.asarray(self.labels[name], np.int64)
+            keys = keys * (int(values.max(initial=0)) + 1) + values
+        _, dense = np.unique(keys, return_inverse=True)
+        return dense.reshape(-1).astype(np.int32)
+
 
 def check_split(split) -> str:
     if split not in SPLITS:

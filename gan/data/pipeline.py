@@ -1,4 +1,5 @@
-"""``make_dataset``: batched ``tf.data`` pipelines of ``{"image", "caption", "label"}`` for every dataset.
+"""``make_dataset``: batched ``tf.data`` pipelines of ``{"image", "caption", "label", "description"}`` for every
+dataset.
 
 The examples are held once as tensors and served by index: the index stream is shuffled, repeated and batched,
 then each batch gathers its images, resizes (MNIST) or crops and flips (flowers, Reed et al.: load at 76/64 of
@@ -17,7 +18,9 @@ def make_dataset(name: str, split: str = "train", batch_size: int = 64, image_si
                  repeat: bool = False, limit: int | None = None, resample_captions: bool | None = None,
                  cache_dir=None, examples=None):
     """A ``tf.data.Dataset`` of batches ``{"image": float32 [B, S, S, 3] in [-1, 1], "caption": string [B],
-    "label": int32 [B]}`` (for shapes ``"label"`` is a dict of int32 ``[B]``: shape, colour, size, position).
+    "label": int32 [B], "description": int32 [B]}`` (for shapes ``"label"`` is a dict of int32 ``[B]``: shape,
+    colour, size, position). ``"description"`` is :meth:`gan.data.Examples.description_keys`: equal exactly for
+    examples whose captions describe the same thing.
 
     Args:
         name, split, image_size, seed, data_dir, captions_dir, limit, cache_dir: as for
@@ -50,6 +53,7 @@ def make_dataset(name: str, split: str = "train", batch_size: int = 64, image_si
     grey = raw.images.ndim == 3
     crop = not grey and raw.images.shape[1] > image_size
     labels = {key: tf.constant(value, tf.int32) for key, value in raw.labels.items()}
+    descriptions = tf.constant(raw.description_keys(), tf.int32)
     fixed_captions = tf.constant(list(raw.captions), tf.string)
     if resample_captions:
         groups = tf.ragged.constant(raw.caption_groups, dtype=tf.string)
@@ -87,7 +91,7 @@ def make_dataset(name: str, split: str = "train", batch_size: int = 64, image_si
             label = tf.gather(labels["class"], index)
         else:
             label = {key: tf.gather(value, index) for key, value in labels.items()}
-        return {"image": image, "caption": caption, "label": label}
+        return {"image": image, "caption": caption, "label": label, "description": tf.gather(descriptions, index)}
 
     indices = tf.data.Dataset.range(n)
     if shuffle:
