@@ -256,16 +256,17 @@ def build_gan(config: T2IConfig, encoder, image_encoder=None) -> TextToImageGAN:
     return model
 
 
-def class_captions(examples):
+def class_captions(examples, by_description: bool = False):
     """(class ids [n], captions per class) for DS-SJE batches. Without a ``class`` label (shapes) each example's
-    caption group is its class (one per attribute combination). With one, the class is the example's description
-    (:meth:`gan.data.Examples.description_keys`): the class label alone, or for flowers captioned from their pixels
-    the class with the petal and centre colours, so that a caption is paired with images of the colours it names."""
+    caption group is its class (one per attribute combination). With one, the ``class`` label; or with
+    ``by_description`` (the pretraining of :func:`pretrain_text_encoder`) the example's description
+    (:meth:`gan.data.Examples.description_keys`): for flowers captioned from their pixels the class with the petal
+    and centre colours, so that a caption is paired with images of the colours it names."""
     if examples.caption_groups is None:
         raise ValueError("the dataset gives no alternative captions to pretrain the text encoder with")
     if "class" not in examples.labels:
         return np.asarray(examples.caption_group, np.int64), [list(group) for group in examples.caption_groups]
-    labels = examples.description_keys().astype(np.int64)
+    labels = np.asarray(examples.description_keys() if by_description else examples.labels["class"], np.int64)
     captions = [set() for _ in range(int(labels.max()) + 1)]
     for label, group in zip(labels, examples.caption_group):
         captions[label].update(examples.caption_groups[group])
@@ -292,7 +293,7 @@ def pretrain_text_encoder(config: T2IConfig, encoder, out: Path, verbose: int = 
         return image_encoder, {"pretrain": "loaded"}
     examples = load_examples(config.dataset, "train", config.image_size, config.seed, config.data_dir,
                              config.captions_dir, limit=config.limit)
-    labels, captions = class_captions(examples)
+    labels, captions = class_captions(examples, by_description=True)
     classes = len(np.unique(labels))
     if verbose:
         print(f"DS-SJE: pretraining the text encoder ({config.pretrain_steps} steps, then the GAN)", flush=True)

@@ -580,7 +580,8 @@ def test_description_keys_tell_apart_what_the_captions_say():
                            class_names=["lily", "rose"], caption_groups=groups, caption_group=np.arange(4))
     keys = examples.description_keys()
     assert keys[0] == keys[2] and len({keys[0], keys[1], keys[3]}) == 3
-    ids, captions = class_captions(examples)
+    np.testing.assert_array_equal(class_captions(examples)[0], labels["class"])  # the evaluation's classes
+    ids, captions = class_captions(examples, by_description=True)  # the pretraining's
     np.testing.assert_array_equal(ids, keys)
     assert captions[ids[0]] == ["a lily with white petals", "a lily with white petals, again"]
     assert captions[ids[1]] == ["a lily with red petals"]
