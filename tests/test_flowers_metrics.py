@@ -64,14 +64,21 @@ def test_colour_accuracy_of_drawn_flowers_in_both_value_ranges():
     assert fm.flower_colour_accuracy(images / 127.5 - 1.0, petal, centre)["petal"] == 0.5
 
 
-def test_evaluate_t2i_on_flowers_end_to_end(tiny_flowers, tmp_path, monkeypatch):  # noqa: F811
+def test_kzoo_evaluate_t2i_on_flowers_end_to_end(tiny_flowers, tmp_path, monkeypatch, capsys):  # noqa: F811
+    """`kzoo evaluate t2i` on an untrained flowers model, its data prepared in the same run: stdout is the one JSON
+    (TFDS's own messages go to stderr), the summary table goes to stderr."""
     from gan import metrics
     from tests.test_gan_metrics import saved_run
+    from zoo.cli import main
 
     monkeypatch.setenv("KZOO_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(metrics, "retrieval_embedding", partial(metrics.retrieval_embedding, steps=5))
     run = saved_run(tmp_path, {"dataset": "flowers102", "data_dir": str(tiny_flowers)})  # an untrained 32 px model
-    result = metrics.evaluate_t2i(run, samples=4)
+    capsys.readouterr()
+    assert main(["evaluate", "t2i", "--model", str(run), "--samples", "4"]) == 0
+    out, err = capsys.readouterr()
+    result = json.loads(out)
+    assert "Downloading and preparing dataset" in err and "| petal colour | " in err
     assert result["dataset"] == "flowers102" and result["image_size"] == 32
     seen, unseen = result["seen"], result["unseen"]
     assert seen["classes"] == 1 and unseen["classes"] == 2  # label 41 is trained on; 1 and 2 are held out

@@ -55,3 +55,29 @@ def test_the_prepared_shards_give_what_load_flowers102_gives(tiny_flowers, tmp_p
     through_the_pipeline = load_examples("flowers102", "train", 32, data_dir=tiny_flowers, cache_dir=tmp_path / "cache")
     np.testing.assert_array_equal(through_the_pipeline.ids, prepared.ids)
     assert through_the_pipeline.caption_groups == prepared.caption_groups
+
+
+def test_preparing_keeps_stdout_clean_and_a_copy_of_the_same_files_reuses_the_shards(tiny_flowers, tmp_path,  # noqa: F811
+                                                                                   capsys):
+    """TFDS prints "Downloading and preparing dataset ..." to stdout, where `kzoo evaluate` writes its JSON: the
+    preparation sends it to stderr. The cache is keyed by the files' contents, so copying the folder (new file
+    times) does not prepare it again, and a changed file does."""
+    import os
+    import shutil
+
+    from gan.data.tfds_flowers import prepared_builder
+
+    cache = tmp_path / "cache"
+    first = prepared_builder(tiny_flowers, 32, cache_dir=cache)
+    out, err = capsys.readouterr()
+    assert out == "" and "Downloading and preparing dataset" in err
+    copy = shutil.copytree(tiny_flowers, tmp_path / "copy", copy_function=shutil.copy)  # fresh file times
+    os.utime(copy / "setid.mat", ns=(1, 1))
+    assert prepared_builder(copy, 32, cache_dir=cache).data_dir == first.data_dir
+    out, err = capsys.readouterr()
+    assert out == "" and "Downloading and preparing" not in err
+    from scipy.io import loadmat, savemat
+
+    savemat(copy / "setid.mat", {**{k: v for k, v in loadmat(copy / "setid.mat").items() if not k.startswith("__")},
+                                 "note": "same split, other bytes"})
+    assert prepared_builder(copy, 32, cache_dir=cache).data_dir != first.data_dir

@@ -19,7 +19,6 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import gzip
-import hashlib
 import json
 import os
 import re
@@ -36,6 +35,7 @@ from gan.data.captions import FLOWER_NAMES, class_caption_lists, pick_captions
 from gan.data.examples import Examples, check_image_size, check_split
 from zoo.cache import ENV_VAR as CACHE_ENV
 from zoo.cache import cache_dir as zoo_cache_dir
+from zoo.hashing import sha256_file_once
 from zoo.validation import check_int
 
 URL = "https://www.robots.ox.ac.uk/~vgg/data/flowers/102/"
@@ -141,10 +141,10 @@ def cache_root(cache_dir=None) -> Path:
 
 
 def cached_extraction(archive, cache_dir=None) -> Path:
-    """Extract ``archive`` once into the cache (keyed by its path, size and time) and return the folder."""
+    """Extract ``archive`` once into the cache (keyed by its sha256: a copy of the same archive reuses the
+    extraction) and return the folder."""
     archive = Path(archive).resolve()
-    stat = archive.stat()
-    key = hashlib.sha256(f"{archive}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    key = sha256_file_once(archive)[:16]
     root = cache_root(cache_dir)
     final = root / key
     if (final / ".complete").is_file():

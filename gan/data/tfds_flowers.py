@@ -36,7 +36,8 @@ from gan.data.flowers import (
 )
 from gan.data.flowers import REED_CLASSES, URL, cache_root, check_data_dir, class_names, subset_ids
 from zoo.cache import exclusive
-from zoo.hashing import sha256_text
+from zoo.data.tfds_prepare import download_and_prepare
+from zoo.hashing import sha256_file_once, sha256_text
 
 
 @dataclasses.dataclass
@@ -98,18 +99,19 @@ class CaptionedFlowers102(tfds.core.GeneratorBasedBuilder):
 
 def prepared_builder(data_dir, image_size: int = 64, cache_dir=None) -> CaptionedFlowers102:
     """The ``captioned_flowers102/<image_size>`` builder of the files in ``data_dir``, prepared under kzoo's cache
-    (``flowers102/tfds/<key>``, the key from the data files' names, sizes and times)."""
+    (``flowers102/tfds/<key>``, the key from the data files' names and sha256, so a copy of the same files reuses
+    it and a changed file gets a fresh preparation)."""
     directory = check_data_dir(data_dir)
     if image_size not in IMAGE_SIZES:
         raise ValueError(f"image_size must be one of {', '.join(map(str, IMAGE_SIZES))} for the prepared flowers, "
                          f"got {image_size}")
-    stamp = [(path.name, path.stat().st_size, path.stat().st_mtime_ns) for path in sorted(directory.glob("*.*"))]
+    stamp = [(path.name, sha256_file_once(path)) for path in sorted(directory.glob("*.*"))]
     root = cache_root(cache_dir)
     folder = root / "tfds" / sha256_text(repr(stamp), 16)
     with exclusive(folder / str(image_size)):  # one process prepares, others running at the same time wait for it
         builder = CaptionedFlowers102(config=str(image_size), data_dir=str(folder))
         builder._extraction_dir = root
-        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(directory)))
+        download_and_prepare(builder, directory)
     return builder
 
 

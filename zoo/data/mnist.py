@@ -51,6 +51,9 @@ def load_mnist_like(name: str, data_dir: str | os.PathLike | None = None,
             "{data_dir} is needed: " + name + " is not on disk (no shared data folder with " + name + "/, set "
             + ENV_VAR + " to one) and TensorFlow Datasets cannot download it (" + DOWNLOAD_HOST + " cannot be "
             "reached); pass the folder with its four IDX files", data_dir=NAME_ONLY)
-    dataset = tfds.load(name, split=split, as_supervised=True, batch_size=-1)
+    from zoo.data.tfds_prepare import tfds_messages_to_stderr
+
+    with tfds_messages_to_stderr():  # a first use downloads and prepares
+        dataset = tfds.load(name, split=split, as_supervised=True, batch_size=-1)
     images, labels = tfds.as_numpy(dataset)
     return images[..., 0].astype(np.uint8), labels.astype(np.uint8)

@@ -28,6 +28,7 @@ import tensorflow_datasets as tfds
 
 from zoo.cache import cache_dir, exclusive
 from zoo.data.idx import SPLIT_FILES, TFDS_NAMES, check_idx_files, load_idx_dataset
+from zoo.data.tfds_prepare import download_and_prepare
 from zoo.hashing import sha256_file, sha256_text
 
 
@@ -102,7 +103,7 @@ def _prepared_builder(name: str, data_dir: str | os.PathLike, key: str) -> IdxMn
         if not builder.is_prepared():
             for split in present_splits(data_dir):  # bad files fail here, with the IDX reader's message
                 load_idx_dataset(data_dir, split)
-        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(data_dir)))
+        download_and_prepare(builder, data_dir)
     return builder
 
 
