@@ -15,7 +15,7 @@ number), the centred square ``image``, the class ``label`` (0..101) and ``class_
 ``heldout_captions`` (phrasings never used in training) of :mod:`gan.data.flower_captions`.
 
 :func:`load_prepared` gives what :func:`gan.data.flowers.load_flowers102` gives for Reed et al.'s split with pixel
-captions, read from this dataset: prepared once into kzoo's cache (keyed by the data files' sizes and times), then
+captions, read from this dataset: prepared once into kzoo's cache (keyed by the data files' sha256), then
 read from the shards. Training reads it this way (:func:`gan.data.load_examples`).
 """
 
