@@ -423,15 +423,16 @@ PRESET_TARGETS = [
     ("dae-mnist", ("val_bce",), "<=", 0.10),
     # issue 24's targets: held-out-phrasing colour accuracy >= 0.75, seen-class judge top-5 at least half that of
     # real images (0.4355 for this judge: 0.22), diversity ratio >= 0.5
-    *(("t2i-flowers-64", (group, "colour_accuracy", "petal"), ">=", 0.75) for group in ("seen", "unseen")),
+    *(("t2i-flowers-64", (group, "colour_accuracy", part), ">=", 0.75)
+      for group in ("seen", "unseen") for part in ("petal", "centre")),
     ("t2i-flowers-64", ("seen", "judge_top5"), ">=", 0.22),
     *(("t2i-flowers-64", (group, "diversity_ratio"), ">=", 0.5) for group in ("seen", "unseen")),
 ]
 # Targets a bundled preset is known to miss, each with its measurement; strict, so the test fails (and this entry
 # must go) once the preset is rebuilt to meet it.
 KNOWN_SHORTFALLS: dict = {
-    ("t2i-flowers-64", ("seen", "colour_accuracy", "petal")): "measured 0.682 after 70 epochs (real images 0.935)",
-    ("t2i-flowers-64", ("unseen", "colour_accuracy", "petal")): "measured 0.565 after 70 epochs (real images 0.929)",
+    ("t2i-flowers-64", ("unseen", "colour_accuracy", "petal")):
+        "measured 0.723 after 70 epochs (0.740 after 45, 0.715 after 30; real images 0.929)",
 }
 
 
