@@ -65,6 +65,8 @@ def test_preparing_keeps_stdout_clean_and_a_copy_of_the_same_files_reuses_the_sh
     import os
     import shutil
 
+    from scipy.io import loadmat, savemat
+
     from gan.data.tfds_flowers import prepared_builder
 
     cache = tmp_path / "cache"
@@ -76,8 +78,6 @@ def test_preparing_keeps_stdout_clean_and_a_copy_of_the_same_files_reuses_the_sh
     assert prepared_builder(copy, 32, cache_dir=cache).data_dir == first.data_dir
     out, err = capsys.readouterr()
     assert out == "" and "Downloading and preparing" not in err
-    from scipy.io import loadmat, savemat
-
     savemat(copy / "setid.mat", {**{k: v for k, v in loadmat(copy / "setid.mat").items() if not k.startswith("__")},
                                  "note": "same split, other bytes"})
     assert prepared_builder(copy, 32, cache_dir=cache).data_dir != first.data_dir
